@@ -38,6 +38,9 @@ class Settings(BaseModel):
     experiment_name: str = DEFAULT_EXPERIMENT
     """Experiment that task runs and traces are logged to."""
 
+    tracking: bool = True
+    """Runs, params, metrics and tables (``INSPECT_MLFLOW_TRACKING``); off leaves tracing alone."""
+
     tracing: bool = False
     """One MLflow trace per sample (``MLFLOW_INSPECT_TRACING``)."""
 
@@ -94,6 +97,8 @@ class Settings(BaseModel):
             values["tracking_uri"] = uri
         if env.get("MLFLOW_EXPERIMENT_NAME"):
             values["experiment_name"] = env["MLFLOW_EXPERIMENT_NAME"]
+        if "INSPECT_MLFLOW_TRACKING" in env:
+            values["tracking"] = _parse_bool("INSPECT_MLFLOW_TRACKING", env["INSPECT_MLFLOW_TRACKING"])
         if "MLFLOW_INSPECT_TRACING" in env:
             values["tracing"] = _parse_bool("MLFLOW_INSPECT_TRACING", env["MLFLOW_INSPECT_TRACING"])
         for name in ("INSPECT_MLFLOW_LOG_ARTIFACTS", "MLFLOW_INSPECT_LOG_ARTIFACTS"):
@@ -140,6 +145,7 @@ _ENV_KEYS = (
     "INSPECT_MLFLOW_TRACKING_URI",
     "MLFLOW_TRACKING_URI",
     "MLFLOW_EXPERIMENT_NAME",
+    "INSPECT_MLFLOW_TRACKING",
     "MLFLOW_INSPECT_TRACING",
     "INSPECT_MLFLOW_LOG_ARTIFACTS",
     "MLFLOW_INSPECT_LOG_ARTIFACTS",

@@ -1,0 +1,1 @@
+"""Inspect hooks: thin adapters that turn callbacks into records for the sink."""

@@ -1,0 +1,169 @@
+"""``MlflowTrackingHooks``: runs, params, metrics and artifact tables for every Inspect task.
+
+Run tree: one parent run per eval set (or per ``eval()`` run outside an eval set) and one
+child run per task, named ``<task>/<model>``. The hook only builds records and hands them to
+the sink, which writes them from the writer process; it waits for MLflow only at task end
+and run end (flush), on a worker thread so the event loop keeps going.
+"""
+
+from __future__ import annotations
+
+import anyio
+from inspect_ai.hooks import (
+    EvalSetEnd,
+    EvalSetStart,
+    Hooks,
+    RunEnd,
+    RunStart,
+    SampleEnd,
+    TaskEnd,
+    TaskStart,
+)
+from inspect_ai.log import EvalLog
+
+from inspect_mlflow._hooks._common import settings_or_raise, status_for
+from inspect_mlflow._records._tables import ArtifactSchema, load_schema
+from inspect_mlflow._records._task import TaskRecorder, now_ms, parent_key
+from inspect_mlflow._settings import Settings
+from inspect_mlflow._sink._ops import EndRun, StartRun
+from inspect_mlflow._sink._sink import Sink, get_sink
+
+
+class MlflowTrackingHooks(Hooks):
+    """Log every Inspect task to MLflow as a run (enabled when a tracking URI is configured)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, TaskRecorder] = {}
+        self._task_parent: dict[str, str] = {}
+        self._open_parents: dict[str, str] = {}
+        """parent key -> worst task status seen under it."""
+
+    def enabled(self) -> bool:
+        settings = settings_or_raise()
+        return settings.active and settings.tracking
+
+    # ---- run level ----------------------------------------------------------------------
+
+    async def on_eval_set_start(self, data: EvalSetStart) -> None:
+        self._start_parent(parent_key(data.eval_set_id, ""), data.eval_set_id, None)
+
+    async def on_run_start(self, data: RunStart) -> None:
+        self._start_parent(parent_key(data.eval_set_id, data.run_id), data.eval_set_id, data.run_id)
+
+    async def on_run_end(self, data: RunEnd) -> None:
+        settings = settings_or_raise()
+        sink = get_sink(settings)
+        logs = {log.eval.eval_id: log for log in data.logs}
+        for eval_id, recorder in list(self._tasks.items()):
+            if recorder.finished or self._task_parent.get(eval_id) != parent_key(
+                data.eval_set_id, data.run_id
+            ):
+                continue
+            # on_task_end never came (the task raised or was cancelled)
+            log = logs.get(eval_id)
+            status = status_for(log.status if log else None, data.exception)
+            if log is not None and log.status == "started":
+                status = status_for(None, data.exception or RuntimeError("task did not finish"))
+            self._finish_task(sink, recorder, log, status)
+        key = parent_key(data.eval_set_id, data.run_id)
+        if data.eval_set_id is None:
+            status = self._open_parents.pop(key, "FINISHED")
+            if data.exception is not None:
+                status = status_for(None, data.exception)
+            sink.submit(EndRun(key=key, status=status, end_time_ms=now_ms()))
+        elif data.exception is not None:
+            self._note_status(key, status_for(None, data.exception))
+        await anyio.to_thread.run_sync(sink.flush)
+
+    async def on_eval_set_end(self, data: EvalSetEnd) -> None:
+        key = parent_key(data.eval_set_id, "")
+        status = self._open_parents.pop(key, "FINISHED")
+        sink = get_sink(settings_or_raise())
+        sink.submit(EndRun(key=key, status=status, end_time_ms=now_ms()))
+        await anyio.to_thread.run_sync(sink.flush)
+
+    # ---- task level ---------------------------------------------------------------------
+
+    async def on_task_start(self, data: TaskStart) -> None:
+        settings = settings_or_raise()
+        recorder = TaskRecorder(eval_id=data.eval_id, schema=_schema(settings))
+        parent = parent_key(data.eval_set_id, data.run_id)
+        self._tasks[data.eval_id] = recorder
+        self._task_parent[data.eval_id] = parent
+        get_sink(settings).submit(
+            recorder.start(
+                data.spec,
+                data.plan,
+                experiment=settings.experiment_name,
+                parent=parent,
+                parent_run_id=None,
+                run_name_template=settings.run_name_template,
+                extra_tags=settings.extra_tags,
+                experiment_tags=_experiment_tags(settings),
+            )
+        )
+
+    async def on_sample_end(self, data: SampleEnd) -> None:
+        recorder = self._tasks.get(data.eval_id)
+        if recorder is None:
+            return
+        ops = recorder.sample(data.sample)
+        if ops:
+            get_sink(settings_or_raise()).submit_all(ops)
+
+    async def on_task_end(self, data: TaskEnd) -> None:
+        recorder = self._tasks.get(data.eval_id)
+        if recorder is None:
+            return
+        sink = get_sink(settings_or_raise())
+        self._finish_task(sink, recorder, data.log, status_for(data.log.status))
+        await anyio.to_thread.run_sync(sink.flush)
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _start_parent(self, key: str, eval_set_id: str | None, run_id: str | None) -> None:
+        if key in self._open_parents:
+            return
+        settings = settings_or_raise()
+        self._open_parents[key] = "FINISHED"
+        tags = dict(settings.extra_tags)
+        if eval_set_id:
+            tags["inspect.eval_set_id"] = eval_set_id
+            name = f"eval-set-{eval_set_id[:8]}"
+        else:
+            tags["inspect.run_id"] = run_id or ""
+            name = f"run-{(run_id or '')[:8]}"
+        get_sink(settings).submit(
+            StartRun(
+                key=key,
+                experiment=settings.experiment_name,
+                name=name,
+                tags=tags,
+                parent_run_id=settings.parent_run_id,
+                start_time_ms=now_ms(),
+                experiment_tags=_experiment_tags(settings),
+                reuse_finished=True,
+            )
+        )
+
+    def _finish_task(
+        self, sink: Sink, recorder: TaskRecorder, log: EvalLog | None, status: str
+    ) -> None:
+        sink.submit_all(recorder.finish(log, status))
+        self._note_status(self._task_parent.pop(recorder.eval_id, ""), status)
+        self._tasks.pop(recorder.eval_id, None)
+
+    def _note_status(self, key: str, status: str) -> None:
+        rank = {"FINISHED": 0, "KILLED": 1, "FAILED": 2}
+        current = self._open_parents.get(key)
+        if current is not None and rank[status] > rank[current]:
+            self._open_parents[key] = status
+
+
+def _schema(settings: Settings) -> ArtifactSchema | None:
+    return load_schema(settings.artifact_schema) if settings.log_artifacts else None
+
+
+def _experiment_tags(settings: Settings) -> dict[str, str]:
+    # marks the experiment as a GenAI experiment so the MLflow UI lists task runs with their traces
+    return {"mlflow.experimentKind": "genai_development"} if settings.tracing else {}

@@ -1,0 +1,1 @@
+"""Pure mapping from Inspect objects to MLflow records (no MLflow import here)."""

@@ -1,0 +1,1 @@
+"""The MLflow writer: the only component that talks to MLflow on behalf of the hooks."""

@@ -1,0 +1,228 @@
+"""How records reach the :class:`Writer`: a writer subprocess (default) or a thread.
+
+Both take records with :meth:`submit`, which only appends to an in-memory queue, so a hook
+returns at once. The subprocess keeps MLflow's import (~2.5 s of CPU) and all store work
+off the eval process's interpreter: on a CPU-bound eval a thread would compete for the GIL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from typing import IO, Protocol
+
+from inspect_mlflow._sink._ops import Flush, Op
+from inspect_mlflow._sink._worker import HEADER
+
+logger = logging.getLogger("inspect_mlflow")
+
+_BATCH = 512
+
+
+class Transport(Protocol):
+    def submit(self, op: Op) -> None: ...
+
+    def flush(self, timeout: float | None = None) -> bool: ...
+
+    def close(self, timeout: float | None = None) -> None: ...
+
+
+def report(problem: str) -> None:
+    """Make a writer problem visible (Inspect shows ``logging`` warnings)."""
+    logger.warning(problem)
+
+
+class ProcessTransport:
+    def __init__(self, tracking_uri: str, spool_dir: str | None) -> None:
+        from inspect_mlflow._sink._writer import writer_environment
+
+        config = json.dumps({"tracking_uri": tracking_uri, "spool_dir": spool_dir})
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "inspect_mlflow._sink._worker", config],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=writer_environment(),
+        )
+        self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()
+        self._tokens = itertools.count(1)
+        self._acks: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._dead = False
+        self._sender = threading.Thread(target=self._send_loop, name="inspect-mlflow-send", daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, name="inspect-mlflow-read", daemon=True)
+        self._sender.start()
+        self._reader.start()
+
+    def submit(self, op: Op) -> None:
+        self._queue.put(op)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        if self._dead:
+            return False
+        token = next(self._tokens)
+        event = threading.Event()
+        with self._lock:
+            self._acks[token] = event
+        self._queue.put(Flush(token))
+        done = event.wait(timeout)
+        with self._lock:
+            self._acks.pop(token, None)
+        return done and not self._dead
+
+    def close(self, timeout: float | None = None) -> None:
+        self._queue.put(None)
+        self._sender.join(timeout)
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            report("inspect_mlflow: the MLflow writer did not finish in time and was stopped")
+            self._process.kill()
+        self._reader.join(5)
+
+    def _send_loop(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        closing = False
+        while not closing:
+            batch: list[Op] = []
+            item = self._queue.get()
+            while True:
+                if item is None:
+                    closing = True
+                    break
+                batch.append(item)
+                if len(batch) >= _BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch and not self._write(stdin, batch):
+                self._died()
+                return
+        try:
+            stdin.close()
+        except OSError:
+            pass
+
+    def _write(self, stdin: IO[bytes], batch: list[Op]) -> bool:
+        data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            stdin.write(HEADER.pack(len(data)))
+            stdin.write(data)
+            stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def _read_loop(self) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        for raw in stdout:
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue
+            for problem in message.get("problems", []):
+                report(problem)
+            if "problem" in message:
+                report(message["problem"])
+            if "ack" in message:
+                with self._lock:
+                    event = self._acks.get(message["ack"])
+                if event is not None:
+                    event.set()
+        if self._process.poll() not in (None, 0):
+            self._died()
+
+    def _died(self) -> None:
+        if self._dead:
+            return
+        self._dead = True
+        report(
+            f"inspect_mlflow: the MLflow writer process exited (code {self._process.poll()}); "
+            "records since the last flush may be missing from MLflow. Nothing is lost from the "
+            ".eval logs: re-log them with `python -m inspect_mlflow log LOG_FILE --replace`."
+        )
+        with self._lock:
+            for event in self._acks.values():
+                event.set()
+
+
+class ThreadTransport:
+    """The writer on a background thread of this process (simpler, shares the GIL)."""
+
+    def __init__(self, tracking_uri: str, spool_dir: str | None) -> None:
+        self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()
+        self._tokens = itertools.count(1)
+        self._acks: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._uri = tracking_uri
+        self._spool_dir = spool_dir
+        self._thread = threading.Thread(target=self._loop, name="inspect-mlflow-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, op: Op) -> None:
+        self._queue.put(op)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        token = next(self._tokens)
+        event = threading.Event()
+        with self._lock:
+            self._acks[token] = event
+        self._queue.put(Flush(token))
+        done = event.wait(timeout)
+        with self._lock:
+            self._acks.pop(token, None)
+        return done
+
+    def close(self, timeout: float | None = None) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        from inspect_mlflow._sink._spool import Spool
+        from inspect_mlflow._sink._writer import Writer
+
+        try:
+            writer = Writer(self._uri, spool=Spool(self._spool_dir, self._uri))
+        except Exception as ex:
+            report(f"inspect_mlflow writer could not start: {type(ex).__name__}: {ex}")
+            writer = None
+        closing = False
+        while not closing:
+            batch: list[Op] = []
+            item = self._queue.get()
+            while True:
+                if item is None:
+                    closing = True
+                    break
+                batch.append(item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            start = 0
+            for index, op in enumerate(batch):
+                if isinstance(op, Flush):
+                    if writer is not None:
+                        writer.apply(batch[start:index])
+                        for problem in writer.take_problems():
+                            report(problem)
+                    start = index + 1
+                    with self._lock:
+                        event = self._acks.get(op.token)
+                    if event is not None:
+                        event.set()
+            if writer is not None:
+                writer.apply(batch[start:])
+                for problem in writer.take_problems():
+                    report(problem)
+        if writer is not None:
+            writer.close()
