@@ -10,12 +10,17 @@ from inspect_ai.hooks import hooks
 from inspect_ai.model import ModelAPI, modelapi
 
 from inspect_mlflow import _tasks  # noqa: F401  (registers the example tasks)
+from inspect_mlflow._hooks._tracing import MlflowTracingHooks
 from inspect_mlflow._hooks._tracking import MlflowTrackingHooks
 
 hooks(
     name="mlflow_tracking",
     description="Logs Inspect tasks to MLflow as runs with params, metrics and tables.",
 )(MlflowTrackingHooks)
+hooks(
+    name="mlflow_tracing",
+    description="Logs each Inspect sample to MLflow as a trace, with its scores as assessments.",
+)(MlflowTracingHooks)
 
 
 @modelapi(name="simulated")

@@ -131,10 +131,12 @@ def task_params(spec: EvalSpec, plan: EvalPlan | None) -> dict[str, str]:
     }
     if spec.task_file:
         params["task_file"] = spec.task_file
-    for name, value in (spec.task_args or {}).items():
-        params[f"task_args.{name}"] = "<redacted>" if is_secret_name(name) else redact(value)
-    for name, value in (spec.model_args or {}).items():
-        params[f"model_args.{name}"] = "<redacted>" if is_secret_name(name) else redact(value)
+    for group, args in (("task_args", spec.task_args), ("model_args", spec.model_args)):
+        for name, value in (args or {}).items():
+            if is_secret_name(name):
+                params[f"{group}.{name}"] = "<redacted>"
+            elif _is_plain_data(value):  # callables and objects are not in the log either
+                params[f"{group}.{name}"] = redact(value)
     if spec.model_base_url:
         params["model_base_url"] = spec.model_base_url
     for role, config in (spec.model_roles or {}).items():
@@ -149,6 +151,16 @@ def task_params(spec: EvalSpec, plan: EvalPlan | None) -> dict[str, str]:
     elif spec.solver:
         params["solver"] = spec.solver
     return {metric_name(k): param_value(v) for k, v in params.items() if v is not None}
+
+
+def _is_plain_data(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain_data(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain_data(v) for k, v in value.items())
+    return False
 
 
 @dataclass
@@ -252,7 +264,9 @@ class TaskRecorder:
             total = (log.eval.dataset.samples or 0) * (log.eval.config.epochs or 1)
         if total is not None:
             metrics["samples/total"] = float(total)
-        completed = results.completed_samples if results is not None else None
+        # a task that errored reports no completed samples: count what did finish
+        succeeded = log is not None and log.status == "success" and results is not None
+        completed = results.completed_samples if succeeded and results is not None else None
         if completed is None:
             completed = self.samples_seen - self.samples_errored
         metrics["samples/completed"] = float(completed)

@@ -68,14 +68,22 @@ class LogTraces:
 
 
 @dataclass(frozen=True)
+class BindRun:
+    """Spool-only: records after this one for ``key`` belong to an existing MLflow run."""
+
+    key: str
+    run_id: str
+
+
+@dataclass(frozen=True)
 class Flush:
     token: int
 
 
-Op = StartRun | LogValues | AppendRows | EndRun | LogTraces | Flush
+Op = StartRun | LogValues | AppendRows | EndRun | LogTraces | BindRun | Flush
 
 _OP_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (StartRun, LogValues, AppendRows, EndRun, LogTraces, Flush)
+    cls.__name__: cls for cls in (StartRun, LogValues, AppendRows, EndRun, LogTraces, BindRun, Flush)
 }
 
 

@@ -34,8 +34,17 @@ class Transport(Protocol):
 
 
 def report(problem: str) -> None:
-    """Make a writer problem visible (Inspect shows ``logging`` warnings)."""
+    """Make a writer problem visible: Inspect shows ``logging`` warnings, except with
+    ``--display none``, where a possible loss of data still deserves a line on stderr."""
     logger.warning(problem)
+    try:
+        from inspect_ai.util import display_type
+
+        silent = display_type() == "none"
+    except Exception:
+        silent = False
+    if silent:
+        print(problem, file=sys.stderr, flush=True)
 
 
 class ProcessTransport:

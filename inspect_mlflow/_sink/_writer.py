@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from inspect_mlflow._sink._ops import (
     AppendRows,
+    BindRun,
     EndRun,
     Flush,
     LogTraces,
@@ -77,6 +78,7 @@ class Writer:
         self._experiments: dict[str, str] = {}
         self._runs: dict[str, _RunState] = {}
         self._table_dir = Path(tempfile.mkdtemp(prefix="inspect_mlflow_tables_"))
+        self._bound_in_spool: set[str] = set()
 
     # ---- public --------------------------------------------------------------------------
 
@@ -134,6 +136,8 @@ class Writer:
                 self._end_run(op)
             elif isinstance(op, LogTraces):
                 self._log_traces(op)
+            elif isinstance(op, BindRun):
+                self._runs.setdefault(op.key, _RunState(op.run_id))
         except MlflowUnavailable as ex:
             self.unavailable = str(ex)
             self._keep(op)
@@ -151,8 +155,21 @@ class Writer:
             self.problems.append(f"MLflow refused a {type(op).__name__} record: {ex}")
 
     def _keep(self, op: Op) -> None:
-        if self.spool is not None:
-            self.spool.append(op)
+        if self.spool is None:
+            return
+        key = getattr(op, "key", None)
+        state = self._runs.get(key) if isinstance(key, str) else None
+        if key is not None and state is not None and key not in self._bound_in_spool:
+            # the run exists in MLflow already: replay must write to it, not start another
+            self.spool.append(BindRun(key=key, run_id=state.run_id))
+            self._bound_in_spool.add(key)
+        if isinstance(op, EndRun) and state is not None:
+            # rows buffered here before MLflow went away must reach the spool too
+            for artifact_file, (columns, path) in state.tables.items():
+                self.spool.append(AppendRows(op.key, artifact_file, columns, _read_rows(path)))
+                path.unlink(missing_ok=True)
+            state.tables.clear()
+        self.spool.append(op)
 
     # ---- records -------------------------------------------------------------------------
 
@@ -236,9 +253,10 @@ class Writer:
         state = self._state(op.key)
         if state is None or state.skip or state.ended:
             return
-        for artifact_file, (columns, path) in state.tables.items():
+        for artifact_file in list(state.tables):
+            columns, path = state.tables[artifact_file]
             self._log_table(state.run_id, artifact_file, columns, path)
-        state.tables.clear()
+            del state.tables[artifact_file]
         self._call(
             self.client.set_terminated,
             state.run_id,
@@ -249,10 +267,9 @@ class Writer:
 
     def _log_table(self, run_id: str, artifact_file: str, columns: list[str], path: Path) -> None:
         data: dict[str, list[Any]] = {column: [] for column in columns}
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                for column, cell in zip(columns, json.loads(line)):
-                    data[column].append(cell)
+        for row in _read_rows(path):
+            for column, cell in zip(columns, row):
+                data[column].append(cell)
         self._call(self.client.log_table, run_id, data=data, artifact_file=artifact_file)
         path.unlink(missing_ok=True)
 
@@ -309,6 +326,13 @@ class Writer:
                 time.sleep(self.backoff * (2 ** (attempt - 1)))
 
 
+def _read_rows(path: Path) -> list[list[Any]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
 def _merge(a: LogValues, b: LogValues) -> LogValues:
     return LogValues(
         key=a.key,
@@ -347,7 +371,7 @@ def _one_line(ex: BaseException) -> str:
 def writer_environment() -> dict[str, str]:
     """Environment for the writer process: fail fast on HTTP, so the spool takes over quickly."""
     env = dict(os.environ)
-    env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the writer retries itself
     env.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     return env

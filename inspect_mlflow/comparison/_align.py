@@ -114,9 +114,7 @@ def direction(baseline: float, candidate: float, threshold: float) -> Direction:
     return "unchanged"
 
 
-def question_pairs(
-    scores: MetricScores, alignment: Alignment, threshold: float
-) -> QuestionPairs:
+def question_pairs(scores: MetricScores, alignment: Alignment, threshold: float) -> QuestionPairs:
     """Epoch-averaged rows for every sample of the metric, and the paired values for tests."""
     pairs = QuestionPairs(keys=[], baseline=[], candidate=[], rows=[])
     for key in alignment.order:

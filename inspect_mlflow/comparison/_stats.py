@@ -83,7 +83,9 @@ def paired_t(differences: Sequence[float], alpha: float) -> TestResult:
     return _t_result("paired-t", float(d.mean()), se, float(n - 1), alpha)
 
 
-def clustered_t(differences: Sequence[float], clusters: Sequence[object], alpha: float) -> TestResult:
+def clustered_t(
+    differences: Sequence[float], clusters: Sequence[object], alpha: float
+) -> TestResult:
     """Paired t-test with a cluster-robust (CR1) standard error, on ``G - 1`` degrees of freedom.
 
     ``SE = (1/n) · sqrt(G/(G-1) · Σ_c (Σ_{i∈c} d_i - n_c · d̄)²)``: questions that share a
@@ -190,9 +192,7 @@ def binary_zero_discordance_se(n: int, alpha: float) -> float | None:
     return math.sqrt(rate / n)
 
 
-def adjust_p_values(
-    p_values: Sequence[float | None], method: str = "holm"
-) -> list[float | None]:
+def adjust_p_values(p_values: Sequence[float | None], method: str = "holm") -> list[float | None]:
     """Adjust p-values for multiple comparisons; ``None`` entries pass through and do not count.
 
     - ``holm``: Holm's step-down (controls the family-wise error rate; for gates):
@@ -204,7 +204,9 @@ def adjust_p_values(
     The orchestrator uses this to correct across all the comparisons of a sweep.
     """
     if method not in CORRECTIONS:
-        raise ValueError(f"unknown p-value correction {method!r}; use one of {', '.join(CORRECTIONS)}")
+        raise ValueError(
+            f"unknown p-value correction {method!r}; use one of {', '.join(CORRECTIONS)}"
+        )
     present = [(i, float(p)) for i, p in enumerate(p_values) if p is not None]
     adjusted: list[float | None] = [None] * len(p_values)
     for i, p in present:

@@ -14,7 +14,7 @@ class ComparisonError(ValueError):
     """Bad input to a comparison; the message names the log, scorer or option at fault."""
 
 
-@dataclass
+@dataclass(slots=True)
 class SampleComparison:
     """One sample's score under one metric, baseline vs candidate.
 
@@ -201,13 +201,13 @@ class ComparisonResult:
 
     @property
     def regressed_ids(self) -> list[int | str]:
-        """Samples that regressed on at least one metric (each sample once)."""
-        return _unique_ids(self.regressions)
+        """Samples that regressed on at least one metric (each sample once, in log order)."""
+        return self._unique_ids(self.regressions)
 
     @property
     def improved_ids(self) -> list[int | str]:
-        """Samples that improved on at least one metric (each sample once)."""
-        return _unique_ids(self.improvements)
+        """Samples that improved on at least one metric (each sample once, in log order)."""
+        return self._unique_ids(self.improvements)
 
     @property
     def win_rate(self) -> float | None:
@@ -225,6 +225,13 @@ class ComparisonResult:
         improved = set(self.improved_ids)
         regressed = set(self.regressed_ids)
         return len(improved - regressed), len(regressed - improved)
+
+    def _unique_ids(self, rows: list[SampleComparison]) -> list[int | str]:
+        position = {str(id): i for i, id in enumerate(self.aligned_ids)}
+        unique: dict[str, int | str] = {}
+        for row in rows:
+            unique.setdefault(str(row.id), row.id)
+        return sorted(unique.values(), key=lambda id: position.get(str(id), len(position)))
 
     def metric(self, name: str) -> MetricComparison:
         """The comparison of one metric by name (raises ``KeyError``)."""
@@ -262,10 +269,3 @@ class ComparisonResult:
         from inspect_mlflow.comparison._plot import plot_comparison
 
         return plot_comparison(self, path)
-
-
-def _unique_ids(rows: list[SampleComparison]) -> list[int | str]:
-    seen: dict[str, int | str] = {}
-    for row in rows:
-        seen.setdefault(str(row.id), row.id)
-    return list(seen.values())

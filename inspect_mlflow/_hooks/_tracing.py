@@ -1,0 +1,149 @@
+"""``MlflowTracingHooks``: one MLflow trace per sample, with scores as assessments.
+
+The trace of a sample is built when the sample ends, from its complete event list (so every
+span has Inspect's own start and end times and none is left open), as plain data; traces are
+shipped to the writer process in batches and written many per transaction. The eval process
+never imports MLflow for this, except for provider autolog, which has to patch the provider
+SDKs where they run (see :mod:`inspect_mlflow._autolog`).
+
+With the tracking hook on, traces are linked to the task's run; with it off (tracing alone)
+they go to the experiment without a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from inspect_ai.hooks import (
+    Hooks,
+    RunEnd,
+    RunStart,
+    SampleEnd,
+    SampleStart,
+    TaskEnd,
+    TaskStart,
+)
+
+from inspect_mlflow._hooks._common import settings_or_raise
+from inspect_mlflow._records._task import task_key
+from inspect_mlflow._records._traces import TraceContext, sample_trace
+from inspect_mlflow._settings import Settings
+from inspect_mlflow._sink._ops import LogTraces
+from inspect_mlflow._sink._sink import get_sink
+
+logger = logging.getLogger("inspect_mlflow")
+
+TRACES_PER_RECORD = 50
+"""Traces per ``LogTraces`` record (the writer stores one record per transaction)."""
+
+
+@dataclass
+class _TaskTraces:
+    context: TraceContext
+    run_id: str
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    failures: int = 0
+
+
+class MlflowTracingHooks(Hooks):
+    """Log every sample as an MLflow trace (enabled by ``MLFLOW_INSPECT_TRACING=true``)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, _TaskTraces] = {}
+        self._autolog: Any = None
+        """An :class:`~inspect_mlflow._autolog.AutologSession` while provider autolog is on."""
+
+    def enabled(self) -> bool:
+        settings = settings_or_raise()
+        return settings.active and settings.tracing
+
+    # ---- run level ----------------------------------------------------------------------
+
+    async def on_run_start(self, data: RunStart) -> None:
+        settings = settings_or_raise()
+        if settings.autolog_enabled and self._autolog is None:
+            from inspect_mlflow._autolog import AutologSession
+
+            sink = get_sink(settings)
+            # the writer creates the store first (parallel creation of a fresh SQLite store races)
+            await anyio.to_thread.run_sync(sink.flush)
+            self._autolog = await anyio.to_thread.run_sync(AutologSession.start, settings)
+
+    async def on_run_end(self, data: RunEnd) -> None:
+        settings = settings_or_raise()
+        sink = get_sink(settings)
+        # tasks whose on_task_end never came (the task raised or was cancelled)
+        for eval_id, task in list(self._tasks.items()):
+            if task.run_id == data.run_id:
+                self._submit(task, settings)
+                self._tasks.pop(eval_id, None)
+        if self._autolog is not None:
+            autolog, self._autolog = self._autolog, None
+            await anyio.to_thread.run_sync(autolog.stop)
+        await anyio.to_thread.run_sync(sink.flush)
+
+    # ---- task level ---------------------------------------------------------------------
+
+    async def on_task_start(self, data: TaskStart) -> None:
+        settings = settings_or_raise()
+        self._tasks[data.eval_id] = _TaskTraces(
+            context=TraceContext(
+                eval_id=data.eval_id,
+                run_id=data.run_id,
+                task=data.spec.task,
+                model=data.spec.model,
+                experiment=settings.experiment_name,
+                max_chars=settings.trace_max_chars,
+                extra_tags=dict(settings.extra_tags),
+            ),
+            run_id=data.run_id,
+        )
+
+    async def on_sample_start(self, data: SampleStart) -> None:
+        if self._autolog is not None:
+            # runs in the sample's own task: provider spans of this sample nest under its trace
+            self._autolog.enter_sample(data.sample_id)
+
+    async def on_sample_end(self, data: SampleEnd) -> None:
+        if self._autolog is not None:
+            self._autolog.exit_sample(data.sample_id)
+        task = self._tasks.get(data.eval_id)
+        if task is None:
+            return
+        try:
+            task.pending.append(sample_trace(data.sample, task.context))
+        except Exception as ex:  # one odd sample must not cost the others their traces
+            task.failures += 1
+            if task.failures == 1:
+                logger.warning(
+                    f"inspect_mlflow: could not build the trace of sample {data.sample.id} "
+                    f"(epoch {data.sample.epoch}): {type(ex).__name__}: {ex}"
+                )
+            return
+        if len(task.pending) >= TRACES_PER_RECORD:
+            self._submit(task, settings_or_raise())
+
+    async def on_task_end(self, data: TaskEnd) -> None:
+        task = self._tasks.pop(data.eval_id, None)
+        if task is None:
+            return
+        settings = settings_or_raise()
+        self._submit(task, settings)
+        if task.failures > 1:
+            logger.warning(
+                f"inspect_mlflow: {task.failures} samples of task {task.context.task} have no trace"
+            )
+        if self._autolog is not None:
+            await anyio.to_thread.run_sync(self._autolog.flush)
+        # every trace of the task is in MLflow when eval() returns
+        await anyio.to_thread.run_sync(get_sink(settings).flush)
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _submit(self, task: _TaskTraces, settings: Settings) -> None:
+        if task.pending:
+            traces, task.pending = task.pending, []
+            get_sink(settings).submit(LogTraces(key=task_key(task.context.eval_id), traces=traces))

@@ -1,0 +1,24 @@
+"""Process-wide state of one ``run_app`` call (exit code, the open multirun sweep)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inspect_mlflow._orchestrator._session import Recorder
+
+
+@dataclass
+class AppState:
+    exit_code: int | None = None
+    """Set by the job (single run) or by the multirun callback; ``None``: Hydra failed first."""
+    recorder: Recorder | None = None
+    """The multirun's sweep recorder, so an interrupt can mark the sweep run KILLED."""
+
+    def reset(self) -> None:
+        self.exit_code = None
+        self.recorder = None
+
+
+STATE = AppState()

@@ -1,0 +1,358 @@
+"""The orchestrator's MLflow records: the sweep run and one child run per comparison.
+
+Runs in the helper process (:mod:`._tracker`) with an explicit ``MlflowClient(tracking_uri)``;
+never ``mlflow.set_tracking_uri``/``set_experiment``. Runs are found again by their
+``inspect.key`` tag (the hooks' writer does the lookup), so a re-run of the same sweep reuses
+its sweep run, and a comparison whose inputs did not change is not written twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inspect_mlflow._records._values import TAG_VALUE_LIMIT, metric_name, param_value, truncate
+from inspect_mlflow._sink._ops import EndRun, LogValues, StartRun
+from inspect_mlflow._sink._writer import RUN_KEY_TAG, Writer
+
+if TYPE_CHECKING:
+    from inspect_mlflow._orchestrator._comparisons import ComparisonOutcome, Side
+    from inspect_mlflow._orchestrator._schema import CheckSpec, CompareSpec
+
+KIND_TAG = "inspect_mlflow.kind"
+CONTENT_TAG = "inspect_mlflow.content"
+COMPARISON_DIR = "comparison"
+
+_METRIC_FIELDS = (
+    ("delta", "delta"),
+    ("ci_lower", "ci_lower"),
+    ("ci_upper", "ci_upper"),
+    ("p_value", "p_value"),
+    ("p_adjusted", "p_adjusted"),
+    ("mde", "mde"),
+    ("effect_size", "effect_size"),
+    ("relative_delta", "relative_delta"),
+    ("baseline", "baseline_value"),
+    ("candidate", "candidate_value"),
+    ("n", "n"),
+)
+"""MLflow suffix -> MetricComparison field, logged as ``<metric>/<suffix>``."""
+
+_RUN_STATS = (
+    ("cost/total_usd", "total_cost"),
+    ("tokens/total", "total_tokens"),
+    ("latency/sample/p50", "latency_p50"),
+    ("latency/sample/p95", "latency_p95"),
+    ("samples/errored", "errors"),
+)
+"""Run stats of both sides, named like the task runs' metrics: ``<name>/baseline|candidate|delta``."""
+
+
+class Backend:
+    """The helper process's request handlers (see :class:`._tracker.Tracker`)."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        self.writer = Writer(tracking_uri, spool=None)
+        self.client = self.writer.client
+        self._sweep: tuple[str, str] | None = None
+        """(key, run id) of the open sweep run."""
+
+    # ---- sweep run --------------------------------------------------------------------
+
+    def open_sweep(
+        self,
+        experiment: str,
+        key: str,
+        name: str,
+        tags: dict[str, str],
+        params: dict[str, str],
+        config_yaml: str,
+    ) -> dict[str, Any]:
+        """Create the sweep run, or find the one this sweep created before and reopen it."""
+        experiment_id = self.writer.experiment_id(experiment)
+        self._check()
+        previous = self.client.search_runs(
+            [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=1
+        )
+        self.writer.apply(
+            [StartRun(key=key, experiment=experiment, name=name, tags=tags, reuse_finished=True)]
+        )
+        self._check()
+        run_id = self.writer.run_id(key)
+        assert run_id is not None
+        self._sweep = (key, run_id)
+        logged = self.client.get_run(run_id).data.params
+        fresh = {k: param_value(v) for k, v in params.items() if k not in logged}
+        changed = sorted(
+            k for k, v in params.items() if k in logged and logged[k] != param_value(v)
+        )
+        self.writer.apply([LogValues(key=key, params=fresh, tags=tags)])
+        self._check()
+        self.client.log_text(run_id, config_yaml, "config/resolved.yaml")
+        return {
+            "run_id": run_id,
+            "experiment_id": experiment_id,
+            "resumed": bool(previous),
+            "changed_params": changed,
+        }
+
+    def end_sweep(
+        self,
+        status: str,
+        metrics: dict[str, float] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        if self._sweep is None:
+            return
+        key, _ = self._sweep
+        now = int(time.time() * 1000)
+        values = [
+            (metric_name(k), float(v), 0, now) for k, v in (metrics or {}).items() if _finite(v)
+        ]
+        self.writer.apply(
+            [LogValues(key=key, metrics=values, tags=tags or {}), EndRun(key=key, status=status)]
+        )
+        self._sweep = None
+        self._check()
+
+    def abandon(self) -> None:
+        """The main process went away without ending the sweep: it was interrupted."""
+        if self._sweep is not None:
+            self.end_sweep("KILLED")
+
+    # ---- lookups ----------------------------------------------------------------------
+
+    def task_runs(self, experiment: str, eval_ids: list[str]) -> dict[str, str]:
+        """MLflow run id of each task run the hooks logged, by Inspect eval id."""
+        experiment_id = self.writer.experiment_id(experiment)
+        found: dict[str, str] = {}
+        for eval_id in eval_ids:
+            runs = self.client.search_runs(
+                [experiment_id],
+                filter_string=f"tags.`inspect.eval_id` = '{eval_id}'",
+                max_results=1,
+            )
+            if runs:
+                found[eval_id] = runs[0].info.run_id
+        return found
+
+    def warm(self) -> None:
+        """Import what the comparisons and the write-back need, while the evals run."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+        from matplotlib.figure import Figure  # noqa: F401
+
+        import inspect_mlflow._orchestrator._comparisons  # noqa: F401
+        import inspect_mlflow.comparison._compare  # noqa: F401
+        import inspect_mlflow.comparison._plot  # noqa: F401
+        import inspect_mlflow.comparison._summary  # noqa: F401
+
+    def compare(
+        self,
+        pairs: list[tuple[Side, Side]],
+        compare: CompareSpec,
+        check: CheckSpec | None,
+        experiment: str,
+        sweep_key: str,
+        tags: dict[str, str],
+    ) -> list[ComparisonOutcome]:
+        """Compare every pair (correcting across all) and write each comparison as a run."""
+        from inspect_mlflow._orchestrator._comparisons import compare_pairs
+
+        outcomes = compare_pairs(pairs, compare, check)
+        run_ids = self.write_comparisons(
+            experiment, sweep_key, outcomes, tags, compare.plot, compare.samples_table
+        )
+        for outcome, run_id in zip(outcomes, run_ids, strict=True):
+            outcome.run_id = run_id
+        return outcomes
+
+    # ---- comparisons ------------------------------------------------------------------
+
+    def write_comparisons(
+        self,
+        experiment: str,
+        sweep_key: str,
+        outcomes: list[ComparisonOutcome],
+        tags: dict[str, str],
+        plot: bool,
+        samples_table: bool,
+    ) -> list[str | None]:
+        """One child run of the sweep run per comparison; returns their run ids."""
+        assert self._sweep is not None, "open_sweep first"
+        experiment_id = self.writer.experiment_id(experiment)
+        return [
+            self._write_comparison(experiment, experiment_id, sweep_key, outcome, tags, plot,
+                                   samples_table)
+            if outcome.result is not None
+            else None
+            for outcome in outcomes
+        ]  # fmt: skip
+
+    def _write_comparison(
+        self,
+        experiment: str,
+        experiment_id: str,
+        sweep_key: str,
+        outcome: ComparisonOutcome,
+        extra_tags: dict[str, str],
+        plot: bool,
+        samples_table: bool,
+    ) -> str:
+        assert outcome.result is not None and self._sweep is not None
+        result = outcome.result
+        key = "comparison:" + _digest(
+            sweep_key, outcome.baseline.point_key, outcome.candidate.point_key
+        )
+        content = comparison_content_hash(outcome)
+        existing = self.client.search_runs(
+            [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=10
+        )
+        for run in existing:
+            if run.info.status == "FINISHED" and run.data.tags.get(CONTENT_TAG) == content:
+                return str(run.info.run_id)  # same inputs, same result: already written
+        for run in existing:
+            self.client.delete_run(run.info.run_id)
+
+        tags = {
+            **extra_tags,
+            KIND_TAG: "comparison",
+            CONTENT_TAG: content,
+            "inspect.task": result.baseline_task,
+            "inspect_mlflow.baseline": outcome.baseline.label,
+            "inspect_mlflow.candidate": outcome.candidate.label,
+            "inspect_mlflow.baseline_model": result.baseline_model,
+            "inspect_mlflow.candidate_model": result.candidate_model,
+            "inspect_mlflow.baseline_log": result.baseline_log,
+            "inspect_mlflow.candidate_log": result.candidate_log,
+            "inspect_mlflow.verdict": outcome.verdict,
+            "mlflow.note.content": result.summary(),
+        }
+        for role, side in (("baseline", outcome.baseline), ("candidate", outcome.candidate)):
+            if side.run_id:
+                tags[f"inspect_mlflow.{role}_run_id"] = side.run_id
+            if side.eval_id:
+                tags[f"inspect_mlflow.{role}_eval_id"] = side.eval_id
+        check = outcome.check_verdict
+        if check:
+            tags["inspect_mlflow.check_verdict"] = check
+        tags = {k: truncate(str(v), TAG_VALUE_LIMIT) for k, v in tags.items()}
+
+        name = f"compare/{outcome.title}"
+        self.writer.apply(
+            [StartRun(key=key, experiment=experiment, name=name[:250], tags=tags,
+                      parent_run_id=self._sweep[1])]
+        )  # fmt: skip
+        self._check()
+        run_id = self.writer.run_id(key)
+        assert run_id is not None
+        try:
+            self.writer.apply([LogValues(key=key, metrics=comparison_metrics(outcome))])
+            self._check()
+            self._artifacts(run_id, outcome, plot, samples_table)
+            self.writer.apply([EndRun(key=key, status="FINISHED")])
+        except BaseException:
+            self.writer.apply([EndRun(key=key, status="FAILED")])
+            raise
+        self._check()
+        return run_id
+
+    def _artifacts(
+        self, run_id: str, outcome: ComparisonOutcome, plot: bool, samples_table: bool
+    ) -> None:
+        result = outcome.result
+        assert result is not None
+        self.client.log_text(run_id, result.summary(), f"{COMPARISON_DIR}/summary.txt")
+        self.client.log_text(run_id, result.to_json(), f"{COMPARISON_DIR}/result.json")
+        if samples_table and result.samples:
+            columns = [
+                "id",
+                "epoch",
+                "scorer",
+                "baseline_score",
+                "candidate_score",
+                "delta",
+                "direction",
+            ]
+            table: dict[str, list[Any]] = {column: [] for column in columns}
+            for row in result.samples:
+                table["id"].append(str(row.id))
+                table["epoch"].append(row.epoch)
+                table["scorer"].append(row.scorer)
+                table["baseline_score"].append(row.baseline_score)
+                table["candidate_score"].append(row.candidate_score)
+                table["delta"].append(row.delta)
+                table["direction"].append(row.direction)
+            self.client.log_table(
+                run_id, data=table, artifact_file=f"{COMPARISON_DIR}/samples.json"
+            )
+        if outcome.gates:
+            columns = ["metric", "criterion", "threshold", "status", "baseline", "candidate",
+                       "delta", "ci_lower", "ci_upper", "p_adjusted", "mde", "message"]  # fmt: skip
+            gates: dict[str, list[Any]] = {column: [] for column in columns}
+            for gate in outcome.gates:
+                for column in columns:
+                    gates[column].append(getattr(gate, column))
+            self.client.log_table(run_id, data=gates, artifact_file=f"{COMPARISON_DIR}/checks.json")
+        if plot and any(m.comparable and m.delta is not None for m in result.metrics):
+            with tempfile.TemporaryDirectory(prefix="inspect_mlflow_plot_") as folder:
+                path = result.plot(Path(folder) / "delta.png")
+                self.client.log_artifact(run_id, str(path), COMPARISON_DIR)
+
+    def _check(self) -> None:
+        problems = self.writer.take_problems()
+        if problems:
+            raise RuntimeError("; ".join(problems))
+
+
+def comparison_metrics(outcome: ComparisonOutcome) -> list[tuple[str, float, int, int]]:
+    """The comparison run's metrics: ``<metric>/<statistic>``, run stats and gate counts."""
+    result = outcome.result
+    assert result is not None
+    now = int(time.time() * 1000)
+    values: dict[str, float] = {}
+    for metric in result.metrics:
+        for suffix, field in _METRIC_FIELDS:
+            value = getattr(metric, field)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value):
+                values[metric_name(f"{metric.name}/{suffix}")] = float(value)
+    if result.cost is not None:
+        for name, field in _RUN_STATS:
+            base = getattr(result.cost.baseline, field)
+            cand = getattr(result.cost.candidate, field)
+            if base is not None:
+                values[f"{name}/baseline"] = float(base)
+            if cand is not None:
+                values[f"{name}/candidate"] = float(cand)
+            if base is not None and cand is not None:
+                values[f"{name}/delta"] = float(cand) - float(base)
+    values["samples/aligned"] = float(result.aligned_count)
+    if outcome.gates:
+        for status in ("PASS", "FAIL", "INCONCLUSIVE"):
+            values[f"check/{status.lower()}"] = float(
+                sum(g.status == status for g in outcome.gates)
+            )
+    return [(name, value, 0, now) for name, value in values.items() if _finite(value)]
+
+
+def comparison_content_hash(outcome: ComparisonOutcome) -> str:
+    """Changes whenever anything written for the comparison would change."""
+    assert outcome.result is not None
+    return _digest(
+        outcome.result.to_json(indent=None),
+        json.dumps([(g.title, g.status, g.message) for g in outcome.gates]),
+        outcome.baseline.run_id,
+        outcome.candidate.run_id,
+    )
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(float(value))
