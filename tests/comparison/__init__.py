@@ -1,0 +1,1 @@
+"""Tests of inspect_mlflow.comparison."""
