@@ -43,7 +43,12 @@ def main() -> None:
         max_samples = None
     else:
         model = "simulated/bench"
-        model_args = {"accuracy": 0.8, "latency": args.latency, "input_tokens": 20, "output_tokens": 2}
+        model_args = {
+            "accuracy": 0.8,
+            "latency": args.latency,
+            "input_tokens": 20,
+            "output_tokens": 2,
+        }
         max_samples = args.concurrency
     start = time.perf_counter()
     logs = eval(

@@ -120,7 +120,9 @@ def main() -> None:
               f"{statistics.median(r['wall_s'] for r in cpu_on):.1f} s -> ratio {cpu_ratio:.3f}")  # fmt: skip
 
         latency_args = ["--latency", str(args.latency), "--concurrency", str(args.concurrency)]
-        lat_ratio, lat_off, lat_on = compare("latency", samples, rounds, uri, work, latency_args, env_extra)
+        lat_ratio, lat_off, lat_on = compare(
+            "latency", samples, rounds, uri, work, latency_args, env_extra
+        )
         print(f"latency-bound ({args.latency:g} s/call, {args.concurrency} concurrent), {samples} samples: "
               f"wall no hooks {statistics.median(r['wall_s'] for r in lat_off):.1f} s, {label} "
               f"{statistics.median(r['wall_s'] for r in lat_on):.1f} s -> ratio {lat_ratio:.3f}")  # fmt: skip
@@ -138,8 +140,10 @@ def main() -> None:
               f"{big_total:.0f} MB at {big} -> growth {100 * (big_total / small_total - 1):+.1f} %")  # fmt: skip
 
     startup, mlflow_loaded = startup_cost(7)
-    print(f"installed but disabled: +{startup * 1000:.0f} ms at Inspect start-up "
-          f"(mlflow imported: {'yes' if mlflow_loaded else 'no'})")
+    print(
+        f"installed but disabled: +{startup * 1000:.0f} ms at Inspect start-up "
+        f"(mlflow imported: {'yes' if mlflow_loaded else 'no'})"
+    )
 
 
 if __name__ == "__main__":

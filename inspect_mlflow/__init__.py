@@ -41,7 +41,15 @@ __all__ = [
     "SettingsError",
     "configure",
     "current_settings",
-    *_LAZY,
+    "MlflowTrackingHooks",
+    "MlflowTracingHooks",
+    "log_eval_log",
+    "compare_evals",
+    "ComparisonResult",
+    "MetricComparison",
+    "SampleComparison",
+    "ComparisonError",
+    "import_mlflow_traces",
 ]
 
 

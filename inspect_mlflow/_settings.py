@@ -98,7 +98,9 @@ class Settings(BaseModel):
         if env.get("MLFLOW_EXPERIMENT_NAME"):
             values["experiment_name"] = env["MLFLOW_EXPERIMENT_NAME"]
         if "INSPECT_MLFLOW_TRACKING" in env:
-            values["tracking"] = _parse_bool("INSPECT_MLFLOW_TRACKING", env["INSPECT_MLFLOW_TRACKING"])
+            values["tracking"] = _parse_bool(
+                "INSPECT_MLFLOW_TRACKING", env["INSPECT_MLFLOW_TRACKING"]
+            )
         if "MLFLOW_INSPECT_TRACING" in env:
             values["tracing"] = _parse_bool("MLFLOW_INSPECT_TRACING", env["MLFLOW_INSPECT_TRACING"])
         for name in ("INSPECT_MLFLOW_LOG_ARTIFACTS", "MLFLOW_INSPECT_LOG_ARTIFACTS"):

@@ -76,4 +76,6 @@ def capitals(samples: int = 20) -> Task:
                metadata={"region_initial": country[0]})
         for i, (country, city) in enumerate(_CAPITALS[:samples], start=1)
     ]  # fmt: skip
-    return Task(dataset=MemoryDataset(dataset, name="capitals"), solver=generate(), scorer=includes())
+    return Task(
+        dataset=MemoryDataset(dataset, name="capitals"), solver=generate(), scorer=includes()
+    )

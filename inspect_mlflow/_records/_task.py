@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspect_ai.event import ModelEvent, ToolEvent
 from inspect_ai.log import EvalLog, EvalPlan, EvalSample, EvalSpec
 from inspect_ai.model import ModelUsage
 
@@ -139,10 +140,11 @@ def task_params(spec: EvalSpec, plan: EvalPlan | None) -> dict[str, str]:
                 params[f"{group}.{name}"] = redact(value)
     if spec.model_base_url:
         params["model_base_url"] = spec.model_base_url
-    for role, config in (spec.model_roles or {}).items():
-        params[f"model_roles.{role}"] = config.model
-    config = spec.model_generate_config.model_dump(exclude_none=True)
-    for name, value in config.items():
+    for role, role_config in (spec.model_roles or {}).items():
+        configs = role_config if isinstance(role_config, list) else [role_config]
+        params[f"model_roles.{role}"] = ", ".join(c.model for c in configs)
+    generate_config = spec.model_generate_config.model_dump(exclude_none=True)
+    for name, value in generate_config.items():
         params[f"generate.{name}"] = "<redacted>" if is_secret_name(name) else redact(value)
     if spec.config.limit is not None:
         params["limit"] = spec.config.limit
@@ -243,7 +245,9 @@ class TaskRecorder:
             for source in SAMPLE_SOURCES:
                 for table in self.schema.for_source(source):
                     rows = self._rows.setdefault(table.artifact_file, [])
-                    rows.extend(table_row(table, roots) for roots in sample_row_roots(source, sample))
+                    rows.extend(
+                        table_row(table, roots) for roots in sample_row_roots(source, sample)
+                    )
         return self._drain(flush)
 
     def finish(self, log: EvalLog | None, status: str) -> list[Op]:
@@ -300,7 +304,11 @@ class TaskRecorder:
         ops: list[Op] = []
         for table in self.schema.for_source("tasks"):
             roots = {"log": log, "spec": log.eval, "results": log.results, "stats": log.stats}
-            ops.append(AppendRows(self.key, table.artifact_file, table.column_names, [table_row(table, roots)]))
+            ops.append(
+                AppendRows(
+                    self.key, table.artifact_file, table.column_names, [table_row(table, roots)]
+                )
+            )
         for table in self.schema.for_source("model_usage"):
             rows = [table_row(table, {"model": m, "usage": u}) for m, u in usage.items()]
             ops.append(AppendRows(self.key, table.artifact_file, table.column_names, rows))
@@ -309,8 +317,7 @@ class TaskRecorder:
     def _count_events(self, sample: EvalSample) -> None:
         seen: set[str] = set()
         for event in sample.events or []:
-            kind = event.event
-            if kind == "model":
+            if isinstance(event, ModelEvent):
                 # the same completed model event can be reported twice: count it once
                 if event.uuid is not None and event.uuid in seen:
                     continue
@@ -322,7 +329,7 @@ class TaskRecorder:
                     duration = event.output.time
                 if duration is not None:
                     self.call_times.append(float(duration))
-            elif kind == "tool":
+            elif isinstance(event, ToolEvent):
                 self.tool_calls += 1
                 if event.error is not None:
                     self.tool_errors += 1

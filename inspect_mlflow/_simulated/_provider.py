@@ -50,7 +50,7 @@ class SimulatedModel(ModelAPI):
         model_name: str,
         base_url: str | None = None,
         api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
+        config: GenerateConfig = GenerateConfig(),  # noqa: B008 (Inspect's ModelAPI signature)
         accuracy: float = 0.7,
         latency: float = 0.0,
         latency_jitter: float = 0.0,

@@ -83,7 +83,8 @@ class Flush:
 Op = StartRun | LogValues | AppendRows | EndRun | LogTraces | BindRun | Flush
 
 _OP_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (StartRun, LogValues, AppendRows, EndRun, LogTraces, BindRun, Flush)
+    cls.__name__: cls
+    for cls in (StartRun, LogValues, AppendRows, EndRun, LogTraces, BindRun, Flush)
 }
 
 

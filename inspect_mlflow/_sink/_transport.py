@@ -7,6 +7,7 @@ off the eval process's interpreter: on a CPU-bound eval a thread would compete f
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -63,8 +64,12 @@ class ProcessTransport:
         self._acks: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         self._dead = False
-        self._sender = threading.Thread(target=self._send_loop, name="inspect-mlflow-send", daemon=True)
-        self._reader = threading.Thread(target=self._read_loop, name="inspect-mlflow-read", daemon=True)
+        self._sender = threading.Thread(
+            target=self._send_loop, name="inspect-mlflow-send", daemon=True
+        )
+        self._reader = threading.Thread(
+            target=self._read_loop, name="inspect-mlflow-read", daemon=True
+        )
         self._sender.start()
         self._reader.start()
 
@@ -115,10 +120,8 @@ class ProcessTransport:
             if batch and not self._write(stdin, batch):
                 self._died()
                 return
-        try:
+        with contextlib.suppress(OSError):
             stdin.close()
-        except OSError:
-            pass
 
     def _write(self, stdin: IO[bytes], batch: list[Op]) -> bool:
         data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
@@ -174,7 +177,9 @@ class ThreadTransport:
         self._lock = threading.Lock()
         self._uri = tracking_uri
         self._spool_dir = spool_dir
-        self._thread = threading.Thread(target=self._loop, name="inspect-mlflow-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="inspect-mlflow-writer", daemon=True
+        )
         self._thread.start()
 
     def submit(self, op: Op) -> None:

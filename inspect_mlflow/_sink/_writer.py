@@ -268,7 +268,7 @@ class Writer:
     def _log_table(self, run_id: str, artifact_file: str, columns: list[str], path: Path) -> None:
         data: dict[str, list[Any]] = {column: [] for column in columns}
         for row in _read_rows(path):
-            for column, cell in zip(columns, row):
+            for column, cell in zip(columns, row, strict=True):
                 data[column].append(cell)
         self._call(self.client.log_table, run_id, data=data, artifact_file=artifact_file)
         path.unlink(missing_ok=True)

@@ -30,7 +30,9 @@ def _inspect_eval(log_dir: Path, env: dict[str, str]) -> subprocess.CompletedPro
     )  # fmt: skip
 
 
-def test_hooks_are_found_through_the_entry_point_alone(tmp_path: Path, store_template: Path) -> None:
+def test_hooks_are_found_through_the_entry_point_alone(
+    tmp_path: Path, store_template: Path
+) -> None:
     db = tmp_path / "mlflow.db"
     shutil.copy(store_template, db)
     uri = f"sqlite:///{db}"
@@ -91,7 +93,9 @@ def test_log_command_backfills_and_reports_bad_input(tmp_path: Path, store_templ
     shutil.copy(store_template, db)
     uri = f"sqlite:///{db}"
     command = [sys.executable, "-m", "inspect_mlflow", "log", "--tracking-uri", uri]
-    ok = subprocess.run([*command, str(log)], env=_env(), capture_output=True, text=True, cwd=tmp_path)
+    ok = subprocess.run(
+        [*command, str(log)], env=_env(), capture_output=True, text=True, cwd=tmp_path
+    )
     assert ok.returncode == 0, ok.stderr
     (run,) = task_runs(MlflowClient(uri))
     assert run.data.metrics["samples/total"] == 8.0

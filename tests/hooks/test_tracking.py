@@ -50,7 +50,9 @@ def broken() -> Tool:
 @task
 def agent_task(n: int = 3) -> Task:
     return Task(
-        dataset=[Sample(id=i, input=f"Question {i}: what is 2+3?", target="5") for i in range(1, n + 1)],
+        dataset=[
+            Sample(id=i, input=f"Question {i}: what is 2+3?", target="5") for i in range(1, n + 1)
+        ],
         solver=[use_tools(add(), broken()), generate()],
         scorer=[match(), includes()],
     )
@@ -163,7 +165,8 @@ def test_run_tree_params_metrics_and_tables(live: tuple[MlflowClient, EvalLog]) 
     history = client.get_metric_history(child.info.run_id, "sample/match")
     assert sorted(m.step for m in history) == list(range(6))
     assert sorted(m.value for m in history) == sorted(
-        1.0 if s.scores["match"].value == "C" else 0.0 for s in log.samples  # type: ignore[index,union-attr]
+        1.0 if s.scores["match"].value == "C" else 0.0
+        for s in log.samples  # type: ignore[index,union-attr]
     )
     assert len(client.get_metric_history(child.info.run_id, "sample/total_time")) == 6
 
@@ -282,7 +285,9 @@ def test_task_with_erroring_samples_ends_failed_with_partial_metrics(
 @task
 def simple_task(name_suffix: str = "a") -> Task:
     return Task(
-        dataset=[Sample(id=i, input=f"Question {i}: what is 2+3?", target="5") for i in range(1, 4)],
+        dataset=[
+            Sample(id=i, input=f"Question {i}: what is 2+3?", target="5") for i in range(1, 4)
+        ],
         solver=[use_tools(add(), broken()), generate()],
         scorer=match(),
         name=f"simple_{name_suffix}",
