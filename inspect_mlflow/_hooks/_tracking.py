@@ -59,12 +59,9 @@ class MlflowTrackingHooks(Hooks):
                 data.eval_set_id, data.run_id
             ):
                 continue
-            # on_task_end never came (the task raised or was cancelled)
+            # on_task_end never came: the task raised, or the run was interrupted
             log = logs.get(eval_id)
-            status = status_for(log.status if log else None, data.exception)
-            if log is not None and log.status == "started":
-                status = status_for(None, data.exception or RuntimeError("task did not finish"))
-            self._finish_task(sink, recorder, log, status)
+            self._finish_task(sink, recorder, log, _unfinished_status(log, data.exception))
         key = parent_key(data.eval_set_id, data.run_id)
         if data.eval_set_id is None:
             status = self._open_parents.pop(key, "FINISHED")
@@ -158,6 +155,17 @@ class MlflowTrackingHooks(Hooks):
         current = self._open_parents.get(key)
         if current is not None and rank[status] > rank[current]:
             self._open_parents[key] = status
+
+
+def _unfinished_status(log: EvalLog | None, exception: BaseException | None) -> str:
+    """Status of a task whose ``on_task_end`` never came."""
+    if log is not None and log.status in ("success", "error", "cancelled"):
+        return status_for(log.status)
+    if exception is not None:
+        return status_for(None, exception)
+    # On asyncio, Ctrl-C reaches on_run_end first with neither logs nor an exception
+    # (and again with the CancelledError): a task with no log at all was interrupted.
+    return "KILLED" if log is None else "FAILED"
 
 
 def _schema(settings: Settings) -> ArtifactSchema | None:

@@ -182,6 +182,7 @@ class TaskRecorder:
     tool_errors: int = 0
     usage: dict[str, ModelUsage] = field(default_factory=dict)
     finished: bool = False
+    planned_samples: int | None = None
     _step_metrics: list[Metric] = field(default_factory=list)
     _rows: dict[str, list[list[Any]]] = field(default_factory=dict)
 
@@ -209,6 +210,8 @@ class TaskRecorder:
         if spec.eval_set_id:
             tags["inspect.eval_set_id"] = spec.eval_set_id
         name = run_name_template.format(task=spec.task, model=spec.model, eval_id=spec.eval_id)
+        if spec.dataset.samples is not None:
+            self.planned_samples = spec.dataset.samples * (spec.config.epochs or 1)
         return StartRun(
             key=self.key,
             experiment=experiment,
@@ -266,6 +269,8 @@ class TaskRecorder:
         total = results.total_samples if results is not None else None
         if total is None and log is not None:
             total = (log.eval.dataset.samples or 0) * (log.eval.config.epochs or 1)
+        if total is None:
+            total = self.planned_samples
         if total is not None:
             metrics["samples/total"] = float(total)
         # a task that errored reports no completed samples: count what did finish

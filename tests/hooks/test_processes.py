@@ -104,3 +104,36 @@ def test_log_command_backfills_and_reports_bad_input(tmp_path: Path, store_templ
     )
     assert missing.returncode == 1
     assert "no log file at" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_an_interrupted_eval_marks_its_runs_killed(tmp_path: Path, store_template: Path) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(store_template, db)
+    inspect_cli = Path(sys.executable).parent / "inspect"
+    process = subprocess.Popen(
+        [str(inspect_cli), "eval", "inspect_mlflow/arithmetic", "--model", "simulated/a",
+         "-M", "latency=1", "-T", "samples=40", "--max-samples", "2",
+         "--log-dir", str(tmp_path / "logs"), "--display", "none"],
+        env=_env(MLFLOW_TRACKING_URI=f"sqlite:///{db}"), cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until both runs exist, then a few samples more
+        with sqlite3.connect(db) as connection:
+            if connection.execute("select count(*) from runs").fetchone()[0] >= 2:
+                break
+        time.sleep(0.3)
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    client = MlflowClient(f"sqlite:///{db}")
+    statuses = {run.info.run_name: run.info.status for run in runs(client)}
+    assert set(statuses.values()) == {"KILLED"}, statuses
+    (run,) = task_runs(client)
+    assert run.data.metrics["samples/total"] == 40.0
+    assert 0 < run.data.metrics["samples/completed"] < 40
