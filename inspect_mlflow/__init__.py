@@ -33,7 +33,6 @@ _LAZY: dict[str, str] = {
     "MetricComparison": "inspect_mlflow.comparison",
     "SampleComparison": "inspect_mlflow.comparison",
     "ComparisonError": "inspect_mlflow.comparison",
-    "import_mlflow_traces": "inspect_mlflow._scout",
 }
 
 __all__ = [
@@ -49,7 +48,6 @@ __all__ = [
     "MetricComparison",
     "SampleComparison",
     "ComparisonError",
-    "import_mlflow_traces",
 ]
 
 

@@ -39,6 +39,9 @@ logger = logging.getLogger("inspect_mlflow")
 TRACES_PER_RECORD = 50
 """Traces per ``LogTraces`` record (the writer stores one record per transaction)."""
 
+EVENTS_INLINE = 400
+"""Samples with more events than this get their trace built on a worker thread."""
+
 
 @dataclass
 class _TaskTraces:
@@ -114,7 +117,12 @@ class MlflowTracingHooks(Hooks):
         if task is None:
             return
         try:
-            task.pending.append(sample_trace(data.sample, task.context))
+            if len(data.sample.events) > EVENTS_INLINE:
+                # a long agent transcript: build it off the event loop
+                trace = await anyio.to_thread.run_sync(sample_trace, data.sample, task.context)
+            else:
+                trace = sample_trace(data.sample, task.context)
+            task.pending.append(trace)
         except Exception as ex:  # one odd sample must not cost the others their traces
             task.failures += 1
             if task.failures == 1:

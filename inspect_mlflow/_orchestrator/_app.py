@@ -22,6 +22,7 @@ EXIT_INTERRUPTED = 130
 
 def run_app(args: list[str]) -> int:
     """Run the orchestrator with Hydra command-line ``args``; returns the exit code."""
+    STATE.reset()
     import hydra
 
     try:
@@ -29,7 +30,6 @@ def run_app(args: list[str]) -> int:
     except ConfigError as ex:
         print(f"inspect_mlflow: error: {ex}", file=sys.stderr)
         return EXIT_USAGE
-    STATE.reset()
     main = hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(job)
     saved = sys.argv
     sys.argv = ["inspect_mlflow", *args]

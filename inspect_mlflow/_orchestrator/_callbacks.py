@@ -11,6 +11,7 @@ comparisons back, prints the tables and runs the checks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -41,7 +42,11 @@ class OrchestratorCallback(Callback):
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         from inspect_mlflow._orchestrator._state import STATE
 
-        STATE.exit_code = _end(config)
+        try:
+            STATE.exit_code = _end(config)
+        except Exception as ex:  # Hydra would only warn: make it the exit code
+            print(f"inspect_mlflow: error after the jobs: {type(ex).__name__}: {ex}", flush=True)
+            STATE.exit_code = EXIT_FAILED
 
 
 def _start(config: Any) -> None:
@@ -148,6 +153,11 @@ def _end(config: Any) -> int:
         result = EXIT_USAGE
         if recorder is not None:
             recorder.end("FAILED")
+    except Exception:
+        if recorder is not None:
+            with contextlib.suppress(Exception):
+                recorder.end("FAILED")
+        raise
     finally:
         if recorder is not None:
             recorder.close()

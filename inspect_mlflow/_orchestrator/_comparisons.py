@@ -7,6 +7,7 @@ candidates does not multiply its false alarms. No MLflow here: write-back is sep
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,24 +43,48 @@ class Side:
     """Run metrics recorded in MLflow, used for run-metric gates when the log lacks them."""
 
 
+@dataclass(frozen=True)
+class MetricRow:
+    """What reports show of one compared metric (plain data: no statistics imports needed)."""
+
+    name: str
+    baseline_value: float | None
+    candidate_value: float | None
+    delta: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    p_adjusted: float | None
+    verdict: str
+
+
 @dataclass
 class ComparisonOutcome:
     baseline: Side
     candidate: Side
     result: ComparisonResult | None = None
+    """The full result (``None`` once :meth:`detached`, or when the comparison failed)."""
     error: str | None = None
+    compared: bool = False
+    task: str | None = None
+    rows: list[MetricRow] = field(default_factory=list)
     gates: list[GateResult] = field(default_factory=list)
     run_id: str | None = None
     """The comparison's MLflow run (set by the write-back)."""
+    problems: list[str] = field(default_factory=list)
+    """What the write-back could not do (the comparison itself stands)."""
 
     @property
     def label(self) -> str:
         return f"{self.candidate.label} vs {self.baseline.label}"
 
+    def detached(self) -> ComparisonOutcome:
+        """A copy without the full result, cheap to send between processes."""
+        return dataclasses.replace(self, result=None)
+
     @property
     def title(self) -> str:
         """Short name: ``<task>: <candidate> vs <baseline>`` on the axes that differ."""
-        task = self.result.baseline_task if self.result is not None else ""
+        task = self.task or ""
         cand = self.candidate.short or self.candidate.label
         base = self.baseline.short or self.baseline.label
         text = f"{task}: {cand} vs {base}" if task else f"{cand} vs {base}"
@@ -68,9 +93,9 @@ class ComparisonOutcome:
     @property
     def verdict(self) -> str:
         """Overall direction over the metrics: regressed, improved, mixed or no significant change."""
-        if self.result is None:
+        if not self.compared:
             return "error"
-        verdicts = {metric.verdict for metric in self.result.metrics}
+        verdicts = {row.verdict for row in self.rows}
         if "regressed" in verdicts and "improved" in verdicts:
             return "mixed"
         for name in ("regressed", "improved"):
@@ -146,6 +171,21 @@ def compare_pairs(
         if outcome.result is not None:
             for metric in outcome.result.metrics:
                 metric.verdict = _verdict(metric, spec.regression_threshold)
+            outcome.compared = True
+            outcome.task = outcome.result.baseline_task
+            outcome.rows = [
+                MetricRow(
+                    m.name,
+                    m.baseline_value,
+                    m.candidate_value,
+                    m.delta,
+                    m.ci_lower,
+                    m.ci_upper,
+                    m.p_adjusted,
+                    m.verdict,
+                )  # fmt: skip
+                for m in outcome.result.metrics
+            ]
 
     if check is not None and check.gates:
         facts = [

@@ -71,11 +71,11 @@ def comparison_table(outcomes: Sequence[ComparisonOutcome]) -> str:
         ]
     ]
     for outcome in outcomes:
-        if outcome.result is None:
+        if not outcome.compared:
             rows.append([outcome.label, "-", "-", "-", "-", "-", "error", "-"])
             continue
         check = outcome.check_verdict or "-"
-        for metric in outcome.result.metrics:
+        for metric in outcome.rows:
             ci = (
                 f" [{fmt(metric.ci_lower)}, {fmt(metric.ci_upper)}]"
                 if metric.ci_lower is not None and metric.ci_upper is not None

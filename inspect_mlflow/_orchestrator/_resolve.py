@@ -149,7 +149,7 @@ def _check_task_args(task: Task, name: str, args: dict[str, Any]) -> None:
     try:
         function = registry_lookup("task", registry_info(task).name)
         params = list(registry_info(function).metadata.get("params", []))
-        if any(
+        if callable(function) and any(
             p.kind is inspect.Parameter.VAR_KEYWORD
             for p in inspect.signature(function).parameters.values()
         ):

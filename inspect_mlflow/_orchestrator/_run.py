@@ -71,12 +71,22 @@ def point_run(item: ResolvedPoint, log: Any) -> PointRun:
     return PointRun(
         point=item.point,
         status=str(log.status),
-        log_file=str(log.location) if log.location else None,
+        log_file=local_path(str(log.location)) if log.location else None,
         eval_id=str(log.eval.eval_id),
+        eval_set_id=str(log.eval.eval_set_id) if log.eval.eval_set_id else None,
         error=log.error.message if log.error else None,
         scores=scores,
         samples=samples,
     )
+
+
+def local_path(location: str) -> str:
+    """``file:///x/y.eval`` (how Inspect reports resumed logs) as ``/x/y.eval``; others as given."""
+    if location.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return unquote(urlparse(location).path)
+    return location
 
 
 def dry_run_text(

@@ -139,6 +139,24 @@ class AutologConfig(_Strict):
     models: list[str] = Field(default_factory=list)
 
 
+def flatten(value: Any) -> Any:
+    """``{model: {temperature: X}}`` (what ``+sweep.params.model.temperature=X`` composes to) is
+    the same axis as ``{model.temperature: X}``; non-mappings are returned as they are."""
+    if not isinstance(value, Mapping) or not value:
+        return value
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, Mapping) and node:
+            for key, item in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        else:
+            flat[prefix] = node
+
+    walk("", value)
+    return flat
+
+
 class CompareSpec(_Strict):
     """``compare`` group: which grid point is the baseline, which are candidates, how to test."""
 
@@ -153,6 +171,11 @@ class CompareSpec(_Strict):
     regression_threshold: float = Field(default=0.0, ge=0)
     plot: bool = True
     samples_table: bool = True
+
+    @field_validator("baseline", "candidates", mode="before")
+    @classmethod
+    def _flatten(cls, value: Any) -> Any:
+        return flatten(value)
 
 
 class Gate(_Strict):
@@ -237,21 +260,7 @@ class SweepSpec(_Strict):
     @field_validator("params", mode="before")
     @classmethod
     def _flatten(cls, value: Any) -> Any:
-        """``{model: {temperature: [..]}}`` (as ``+sweep.params.model.temperature=[..]`` makes it)
-        is the same axis as ``{model.temperature: [..]}``."""
-        if not isinstance(value, Mapping):
-            return value
-        flat: dict[str, Any] = {}
-
-        def walk(prefix: str, node: Any) -> None:
-            if isinstance(node, Mapping):
-                for key, item in node.items():
-                    walk(f"{prefix}.{key}" if prefix else str(key), item)
-            else:
-                flat[prefix] = node
-
-        walk("", value)
-        return flat
+        return flatten(value)
 
     @field_validator("params")
     @classmethod

@@ -38,6 +38,7 @@ class PointRun:
     """Inspect's log status (``success``, ``error``, ``cancelled``, ``started``) or ``missing``."""
     log_file: str | None = None
     eval_id: str | None = None
+    eval_set_id: str | None = None
     error: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
     """``scorer/metric`` -> value, from the log header."""
@@ -58,6 +59,7 @@ class PointRun:
             "status": self.status,
             "log_file": self.log_file,
             "eval_id": self.eval_id,
+            "eval_set_id": self.eval_set_id,
             "error": self.error,
             "scores": self.scores,
             "samples": self.samples,
@@ -80,6 +82,7 @@ class PointRun:
             status=str(data["status"]),
             log_file=data.get("log_file"),
             eval_id=data.get("eval_id"),
+            eval_set_id=data.get("eval_set_id"),
             error=data.get("error"),
             scores={k: float(v) for k, v in (data.get("scores") or {}).items()},
             samples=int(data.get("samples") or 0),
@@ -168,7 +171,7 @@ def hook_settings(
             "autolog_models": tuple(config.autolog.models),
             "parent_run_id": parent_run_id,
             "run_name_template": mlflow.run_name_template,
-            "extra_tags": {**mlflow.tags, "inspect_mlflow.sweep": sweep_name},
+            "extra_tags": {**git_tags(), **mlflow.tags, "inspect_mlflow.sweep": sweep_name},
             "writer": mlflow.writer,
             "spool_dir": mlflow.spool_dir,
         },
@@ -176,8 +179,16 @@ def hook_settings(
     )
 
 
+_CI_BRANCH_VARIABLES = ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME")
+"""Where CI systems put the branch when the checkout is a detached HEAD."""
+
+
 def git_tags(cwd: Path | None = None) -> dict[str, str]:
-    """Commit and branch of the working directory's git checkout, if any."""
+    """Commit and branch of the working directory's git checkout, if any.
+
+    They go on the sweep run and (through the hooks) on every task run, so a check can pick
+    "the latest run of the main branch" with ``mlflow:tags.`mlflow.source.git.branch` = 'main'``.
+    """
     tags: dict[str, str] = {}
     for tag, args in (
         ("mlflow.source.git.commit", ["rev-parse", "HEAD"]),
@@ -191,6 +202,11 @@ def git_tags(cwd: Path | None = None) -> dict[str, str]:
             return tags
         if out.returncode == 0 and out.stdout.strip():
             tags[tag] = out.stdout.strip()
+    if tags.get("mlflow.source.git.branch", "HEAD") == "HEAD":
+        tags.pop("mlflow.source.git.branch", None)
+        branch = next((os.environ[v] for v in _CI_BRANCH_VARIABLES if os.environ.get(v)), None)
+        if branch and tags:
+            tags["mlflow.source.git.branch"] = branch
     return tags
 
 
@@ -260,11 +276,16 @@ class Recorder:
         self.tracker.submit("warm")
         return self.run_id
 
-    def task_runs(self, eval_ids: Sequence[str]) -> dict[str, str]:
+    def task_runs(self, runs: Sequence[PointRun]) -> dict[str, str]:
+        """The hooks' task run of each point, by eval id."""
+        eval_ids = [run.eval_id for run in runs if run.eval_id]
         if self.tracker is None or self.run_id is None or not eval_ids:
             return {}
         result: dict[str, str] = self.tracker.call(
-            "task_runs", experiment=self.experiment, eval_ids=list(eval_ids)
+            "task_runs",
+            experiment=self.experiment,
+            eval_ids=eval_ids,
+            eval_set_ids=[run.eval_set_id for run in runs if run.eval_set_id],
         )
         return result
 
@@ -337,8 +358,7 @@ def finish(
     if failed:
         code = EXIT_FAILED
     by_key = {run.point.key: run for run in runs}
-    eval_ids = [run.eval_id for run in runs if run.eval_id]
-    task_runs = recorder.task_runs([e for e in eval_ids if e])
+    task_runs = recorder.task_runs(runs)
 
     varying = varying_axes([run.point for run in runs])
 
@@ -394,6 +414,8 @@ def finish(
         if outcome.error:
             out(f"! comparison {outcome.label} failed: {outcome.error}")
             code = EXIT_FAILED
+        for problem in outcome.problems:
+            out(f"! comparison {outcome.label}: {problem}")
     lines = gate_lines(outcomes)
     if lines:
         out("")
@@ -416,7 +438,7 @@ def sweep_end_values(
     metrics = {
         "sweep/points": float(len(runs)),
         "sweep/failed_points": float(sum(run.status != "success" for run in runs)),
-        "sweep/comparisons": float(sum(outcome.result is not None for outcome in outcomes)),
+        "sweep/comparisons": float(sum(outcome.compared for outcome in outcomes)),
     }
     tags: dict[str, str] = {}
     if gates:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,10 +16,13 @@ class AppState:
     """Set by the job (single run) or by the multirun callback; ``None``: Hydra failed first."""
     recorder: Recorder | None = None
     """The multirun's sweep recorder, so an interrupt can mark the sweep run KILLED."""
+    started: float = 0.0
+    """``time.perf_counter()`` when ``run_app`` started (the compose phase is measured from it)."""
 
     def reset(self) -> None:
         self.exit_code = None
         self.recorder = None
+        self.started = time.perf_counter()
 
 
 STATE = AppState()

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from inspect_mlflow._orchestrator._schema import CheckSpec, CompareSpec
 
 KIND_TAG = "inspect_mlflow.kind"
+LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
+"""The tag ``MlflowClient.log_table`` maintains; the UI lists tables from it."""
 CONTENT_TAG = "inspect_mlflow.content"
 COMPARISON_DIR = "comparison"
 
@@ -127,11 +129,27 @@ class Backend:
 
     # ---- lookups ----------------------------------------------------------------------
 
-    def task_runs(self, experiment: str, eval_ids: list[str]) -> dict[str, str]:
-        """MLflow run id of each task run the hooks logged, by Inspect eval id."""
+    def task_runs(
+        self, experiment: str, eval_ids: list[str], eval_set_ids: list[str] | None = None
+    ) -> dict[str, str]:
+        """MLflow run id of each task run the hooks logged, by Inspect eval id.
+
+        One query per eval set finds all its task runs; any eval id left over is looked up
+        on its own.
+        """
         experiment_id = self.writer.experiment_id(experiment)
+        wanted = set(eval_ids)
         found: dict[str, str] = {}
-        for eval_id in eval_ids:
+        for eval_set_id in dict.fromkeys(eval_set_ids or []):
+            for run in self.client.search_runs(
+                [experiment_id],
+                filter_string=f"tags.`inspect.eval_set_id` = '{eval_set_id}'",
+                max_results=5000,
+            ):
+                eval_id = run.data.tags.get("inspect.eval_id")
+                if eval_id in wanted:
+                    found[eval_id] = run.info.run_id
+        for eval_id in wanted - set(found):
             runs = self.client.search_runs(
                 [experiment_id],
                 filter_string=f"tags.`inspect.eval_id` = '{eval_id}'",
@@ -142,14 +160,24 @@ class Backend:
         return found
 
     def warm(self) -> None:
-        """Import what the comparisons and the write-back need, while the evals run."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-        from matplotlib.figure import Figure  # noqa: F401
+        """Import (and run once) what the comparisons and the write-back need, while the evals run."""
+        import io
+
+        import pandas  # noqa: F401
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
         import inspect_mlflow._orchestrator._comparisons  # noqa: F401
         import inspect_mlflow.comparison._compare  # noqa: F401
         import inspect_mlflow.comparison._plot  # noqa: F401
         import inspect_mlflow.comparison._summary  # noqa: F401
+
+        figure = Figure(figsize=(2, 1), layout="constrained")  # first draws load fonts and caches
+        FigureCanvasAgg(figure)
+        axes = figure.subplots()
+        axes.errorbar([0.0], [0], xerr=[[0.1], [0.1]], fmt="o")
+        axes.set_title("warm-up")
+        figure.savefig(io.BytesIO(), format="png")
 
     def compare(
         self,
@@ -169,7 +197,8 @@ class Backend:
         )
         for outcome, run_id in zip(outcomes, run_ids, strict=True):
             outcome.run_id = run_id
-        return outcomes
+        # without the full results: the main process then needs no statistics imports
+        return [outcome.detached() for outcome in outcomes]
 
     # ---- comparisons ------------------------------------------------------------------
 
@@ -185,13 +214,18 @@ class Backend:
         """One child run of the sweep run per comparison; returns their run ids."""
         assert self._sweep is not None, "open_sweep first"
         experiment_id = self.writer.experiment_id(experiment)
-        return [
-            self._write_comparison(experiment, experiment_id, sweep_key, outcome, tags, plot,
-                                   samples_table)
-            if outcome.result is not None
-            else None
-            for outcome in outcomes
-        ]  # fmt: skip
+        run_ids: list[str | None] = []
+        for outcome in outcomes:
+            run_id = None
+            if outcome.result is not None:
+                try:
+                    run_id = self._write_comparison(
+                        experiment, experiment_id, sweep_key, outcome, tags, plot, samples_table
+                    )
+                except Exception as ex:  # keep the other comparisons
+                    outcome.problems.append(f"not written to MLflow: {type(ex).__name__}: {ex}")
+            run_ids.append(run_id)
+        return run_ids
 
     def _write_comparison(
         self,
@@ -240,6 +274,11 @@ class Backend:
         check = outcome.check_verdict
         if check:
             tags["inspect_mlflow.check_verdict"] = check
+        tables = comparison_tables(outcome, samples_table)
+        if tables:  # what MlflowClient.log_table records, so the UI shows them as tables
+            tags[LOGGED_ARTIFACTS_TAG] = json.dumps(
+                [{"path": f"{COMPARISON_DIR}/{table}.json", "type": "table"} for table in tables]
+            )
         tags = {k: truncate(str(v), TAG_VALUE_LIMIT) for k, v in tags.items()}
 
         name = f"compare/{outcome.title}"
@@ -264,49 +303,69 @@ class Backend:
     def _artifacts(
         self, run_id: str, outcome: ComparisonOutcome, plot: bool, samples_table: bool
     ) -> None:
+        """Summary, JSON, tables and plot, uploaded with one call."""
         result = outcome.result
         assert result is not None
-        self.client.log_text(run_id, result.summary(), f"{COMPARISON_DIR}/summary.txt")
-        self.client.log_text(run_id, result.to_json(), f"{COMPARISON_DIR}/result.json")
-        if samples_table and result.samples:
-            columns = [
-                "id",
-                "epoch",
-                "scorer",
-                "baseline_score",
-                "candidate_score",
-                "delta",
-                "direction",
-            ]
-            table: dict[str, list[Any]] = {column: [] for column in columns}
-            for row in result.samples:
-                table["id"].append(str(row.id))
-                table["epoch"].append(row.epoch)
-                table["scorer"].append(row.scorer)
-                table["baseline_score"].append(row.baseline_score)
-                table["candidate_score"].append(row.candidate_score)
-                table["delta"].append(row.delta)
-                table["direction"].append(row.direction)
-            self.client.log_table(
-                run_id, data=table, artifact_file=f"{COMPARISON_DIR}/samples.json"
-            )
-        if outcome.gates:
-            columns = ["metric", "criterion", "threshold", "status", "baseline", "candidate",
-                       "delta", "ci_lower", "ci_upper", "p_adjusted", "mde", "message"]  # fmt: skip
-            gates: dict[str, list[Any]] = {column: [] for column in columns}
-            for gate in outcome.gates:
-                for column in columns:
-                    gates[column].append(getattr(gate, column))
-            self.client.log_table(run_id, data=gates, artifact_file=f"{COMPARISON_DIR}/checks.json")
-        if plot and any(m.comparable and m.delta is not None for m in result.metrics):
-            with tempfile.TemporaryDirectory(prefix="inspect_mlflow_plot_") as folder:
-                path = result.plot(Path(folder) / "delta.png")
-                self.client.log_artifact(run_id, str(path), COMPARISON_DIR)
+        with tempfile.TemporaryDirectory(prefix="inspect_mlflow_comparison_") as name:
+            folder = Path(name)
+            (folder / "summary.txt").write_text(result.summary(), encoding="utf-8")
+            (folder / "result.json").write_text(result.to_json(), encoding="utf-8")
+            for table, data in comparison_tables(outcome, samples_table).items():
+                write_table(data, folder / f"{table}.json")
+            if plot and any(m.comparable and m.delta is not None for m in result.metrics):
+                try:
+                    result.plot(folder / "delta.png")
+                except Exception as ex:  # a plot is a nicety: the run stands without it
+                    outcome.problems.append(f"no delta plot: {type(ex).__name__}: {ex}")
+            self.client.log_artifacts(run_id, str(folder), COMPARISON_DIR)
 
     def _check(self) -> None:
         problems = self.writer.take_problems()
         if problems:
             raise RuntimeError("; ".join(problems))
+
+
+def comparison_tables(
+    outcome: ComparisonOutcome, samples_table: bool
+) -> dict[str, dict[str, list[Any]]]:
+    """``samples`` (per sample and epoch) and ``checks`` (per gate criterion) tables."""
+    result = outcome.result
+    assert result is not None
+    tables: dict[str, dict[str, list[Any]]] = {}
+    if samples_table and result.samples:
+        columns = [
+            "id",
+            "epoch",
+            "scorer",
+            "baseline_score",
+            "candidate_score",
+            "delta",
+            "direction",
+        ]
+        samples: dict[str, list[Any]] = {column: [] for column in columns}
+        for row in result.samples:
+            samples["id"].append(str(row.id))
+            samples["epoch"].append(row.epoch)
+            samples["scorer"].append(row.scorer)
+            samples["baseline_score"].append(row.baseline_score)
+            samples["candidate_score"].append(row.candidate_score)
+            samples["delta"].append(row.delta)
+            samples["direction"].append(row.direction)
+        tables["samples"] = samples
+    if outcome.gates:
+        columns = ["metric", "criterion", "threshold", "status", "baseline", "candidate",
+                   "delta", "ci_lower", "ci_upper", "p_adjusted", "mde", "message"]  # fmt: skip
+        tables["checks"] = {
+            column: [getattr(g, column) for g in outcome.gates] for column in columns
+        }
+    return tables
+
+
+def write_table(data: dict[str, list[Any]], path: Path) -> None:
+    """The file ``MlflowClient.log_table`` writes (pandas ``split`` orientation, no index)."""
+    import pandas as pd
+
+    pd.DataFrame(data).to_json(path, orient="split", index=False, date_format="iso")
 
 
 def comparison_metrics(outcome: ComparisonOutcome) -> list[tuple[str, float, int, int]]:
