@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -166,29 +167,43 @@ def main() -> None:
                 flush=True,
             )
 
-    best = {name: min(runs, key=lambda r: r[0]) for name, runs in results.items()}
-    sweep_wall, phases = best["sweep"]
-    own = sum(phases.get(k, 0.0) for k in ("compose", "plan", "sweep_run", "compare", "end"))
+    def best(name: str) -> float:
+        return min(wall for wall, _ in results[name])
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    own_keys = ("compose", "plan", "sweep_run", "compare", "end")
+    own = [sum(p.get(k, 0.0) for k in own_keys) for _, p in results["sweep"]]
+    phases = {
+        k: median([p.get(k, 0.0) for _, p in results["sweep"]])
+        for k in (*own_keys, "resolve", "eval_set")
+    }
+    single, sweep, evals = best("single"), best("sweep"), best("evals")
+    med = {name: median([wall for wall, _ in results[name]]) for name in results}
     print()
     print(
-        f"single model eval (1 x {opts.samples} samples, {opts.latency * 1000:g} ms/call): {best['single'][0]:.2f} s"
+        f"wall times, best (median) of {opts.repeat}; {opts.samples} samples, {opts.latency * 1000:g} ms per model call"
     )
-    print(f"4-model sweep (one eval_set, 3 comparisons, check):            {sweep_wall:.2f} s")
+    print(f"  single model eval:                         {single:6.2f} s ({med['single']:.2f})")
+    print(f"  4-model sweep (+3 comparisons, a check):   {sweep:6.2f} s ({med['sweep']:.2f})")
+    print(f"  the same 4 evals, bare eval_set + hooks:   {evals:6.2f} s ({med['evals']:.2f})")
     print(
-        f"  sweep / single                                  = {sweep_wall / best['single'][0]:.2f}  (target <= 1.5)"
-    )
-    print(f"bare eval_set of the same 4 evals with the hooks:  {best['evals'][0]:.2f} s")
-    print(
-        f"  orchestrator overhead: sweep - evals            = {sweep_wall - best['evals'][0]:+.2f} s  (target <= 1 s)"
+        f"  --help: {best('help'):.2f} s ({med['help']:.2f}); dry_run: {best('dry_run'):.2f} s ({med['dry_run']:.2f})"
     )
     print(
-        f"  its own phases (compose, plan, sweep run, compare + write-back) = {own:.2f} s "
-        f"[{', '.join(f'{k} {phases.get(k, 0):.2f}' for k in ('compose', 'plan', 'sweep_run', 'compare', 'end'))}]"
+        f"sweep / single = {sweep / single:.2f} (median {med['sweep'] / med['single']:.2f}); target <= 1.5"
     )
     print(
-        f"  (resolving tasks and models: {phases.get('resolve', 0):.2f} s; eval_set: {phases.get('eval_set', 0):.2f} s)"
+        f"sweep - bare evals = {sweep - evals:+.2f} s (median {med['sweep'] - med['evals']:+.2f} s)"
     )
-    print(f"--help: {best['help'][0]:.2f} s (target <= 2 s); dry_run: {best['dry_run'][0]:.2f} s")
+    print(
+        f"orchestrator's own phases = {min(own):.2f} s (median {median(own):.2f} s); target <= 1 s: "
+        + ", ".join(f"{k} {phases[k]:.2f}" for k in own_keys)
+    )
+    print(
+        f"  (medians of the other phases: resolve tasks and models {phases['resolve']:.2f} s, eval_set {phases['eval_set']:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

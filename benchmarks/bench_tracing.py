@@ -15,7 +15,9 @@ building a trace from a finished sample (in the eval process).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,25 +56,57 @@ def store_counts(db: Path) -> dict[str, int]:
         con.close()
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Side:
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    """CPU seconds of the eval process and its writer process together."""
+
+    def run(self, *args: Any) -> None:
+        cpu = children_cpu()
+        self.walls.append(run_eval(*args)["wall_s"])
+        self.cpus.append(children_cpu() - cpu)
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
+
+
 def compare_traced(
     mode: str, samples: int, rounds: int, db: Path, work: Path, extra: list[str]
-) -> tuple[float, list[float], list[float], list[dict[str, int]]]:
-    """Alternating rounds; returns (median ratio, walls off, walls on, per-run store deltas)."""
+) -> tuple[Side, Side, list[dict[str, int]]]:
+    """Alternating rounds; returns (no hooks, tracking + tracing, per-run store deltas)."""
     uri = f"sqlite:///{db}"
-    off: list[float] = []
-    on: list[float] = []
+    off, on = Side(), Side()
     deltas: list[dict[str, int]] = []
     for index in range(rounds):
         order = ["off", "on"] if index % 2 == 0 else ["on", "off"]
         for side in order:
             if side == "off":
-                off.append(run_eval(mode, samples, None, work, extra)["wall_s"])
+                off.run(mode, samples, None, work, extra)
                 continue
             before = store_counts(db)
-            on.append(run_eval(mode, samples, uri, work, extra, TRACING_ENV)["wall_s"])
+            on.run(mode, samples, uri, work, extra, TRACING_ENV)
             after = store_counts(db)
             deltas.append({k: after[k] - before[k] for k in after})
-    return statistics.median(on) / statistics.median(off), off, on, deltas
+    return off, on, deltas
+
+
+def report(label: str, off: Side, on: Side) -> None:
+    print(
+        f"{label}: wall no hooks {off.wall:.1f} s, tracking+tracing {on.wall:.1f} s -> ratio "
+        f"{on.wall / off.wall:.3f}; CPU (eval + writer processes) {off.cpu:.1f} s -> "
+        f"{on.cpu:.1f} s (+{on.cpu - off.cpu:.1f} s)"
+    )
 
 
 def check_complete(deltas: list[dict[str, int]], samples: int) -> str:
@@ -168,6 +203,16 @@ def start_server(work: Path, backend: Path) -> tuple[subprocess.Popen[bytes], st
     raise SystemExit("mlflow server did not start")
 
 
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server's whole process group (its job consumers outlive a SIGTERM)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds")
@@ -184,17 +229,18 @@ def main() -> None:
         db = work / "mlflow.db"
         print(f"one-off: creating a fresh SQLite store took {create_store(db):.1f} s (excluded)")
 
-        ratio, off, on, deltas = compare_traced("cpu", samples, rounds, db, work, [])
-        print(f"CPU-bound (mock outputs), {samples} samples, {rounds} rounds: wall no hooks "
-              f"{statistics.median(off):.1f} s, tracking+tracing {statistics.median(on):.1f} s "
-              f"-> ratio {ratio:.3f}")  # fmt: skip
+        off, on, deltas = compare_traced("cpu", samples, rounds, db, work, [])
+        report(f"CPU-bound (mock outputs), {samples} samples, {rounds} rounds", off, on)
         print("  " + check_complete(deltas, samples))
 
         extra = ["--latency", str(args.latency), "--concurrency", str(args.concurrency)]
-        ratio, off, on, deltas = compare_traced("latency", samples, rounds, db, work, extra)
-        print(f"latency-bound ({args.latency:g} s/call, {args.concurrency} concurrent), {samples} "
-              f"samples, {rounds} rounds: wall no hooks {statistics.median(off):.1f} s, "
-              f"tracking+tracing {statistics.median(on):.1f} s -> ratio {ratio:.3f}")  # fmt: skip
+        off, on, deltas = compare_traced("latency", samples, rounds, db, work, extra)
+        report(
+            f"latency-bound ({args.latency:g} s/call, {args.concurrency} concurrent), "
+            f"{samples} samples, {rounds} rounds",
+            off,
+            on,
+        )
         print("  " + check_complete(deltas, samples))
 
         traces, build_ms = sample_traces(work, cost_samples)
@@ -215,8 +261,7 @@ def main() -> None:
                 persist_cost(url, traces[:100], api=False)  # warm every server worker
                 http = persist_cost(url, traces, api=False)
             finally:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
+                stop_server(process)
             print(f"  HTTP (mlflow server, SQLite backend): {http:.1f} ms per trace")
 
 

@@ -47,6 +47,8 @@ EVENTS_INLINE = 400
 class _TaskTraces:
     context: TraceContext
     run_id: str
+    settings: Settings
+    """The settings the task started with (its traces go where its run went)."""
     pending: list[dict[str, Any]] = field(default_factory=list)
     failures: int = 0
 
@@ -56,10 +58,16 @@ class MlflowTracingHooks(Hooks):
 
     def __init__(self) -> None:
         self._tasks: dict[str, _TaskTraces] = {}
+        self._runs: dict[str, Settings] = {}
+        """Inspect runs traced since their start (until their end), with their settings."""
         self._autolog: Any = None
         """An :class:`~inspect_mlflow._autolog.AutologSession` while provider autolog is on."""
 
     def enabled(self) -> bool:
+        # Inspect asks before every emission (~50 per sample, for every hook): inside a run
+        # that is being traced, answer without reading the settings again
+        if self._runs:
+            return True
         settings = settings_or_raise()
         return settings.active and settings.tracing
 
@@ -67,6 +75,10 @@ class MlflowTracingHooks(Hooks):
 
     async def on_run_start(self, data: RunStart) -> None:
         settings = settings_or_raise()
+        if not (settings.active and settings.tracing):
+            self._runs.clear()  # left over from a run whose end never came
+            return
+        self._runs[data.run_id] = settings
         if settings.autolog_enabled and self._autolog is None:
             from inspect_mlflow._autolog import AutologSession
 
@@ -76,22 +88,24 @@ class MlflowTracingHooks(Hooks):
             self._autolog = await anyio.to_thread.run_sync(AutologSession.start, settings)
 
     async def on_run_end(self, data: RunEnd) -> None:
-        settings = settings_or_raise()
-        sink = get_sink(settings)
+        settings = self._runs.pop(data.run_id, None) or settings_or_raise()
         # tasks whose on_task_end never came (the task raised or was cancelled)
         for eval_id, task in list(self._tasks.items()):
             if task.run_id == data.run_id:
-                self._submit(task, settings)
+                self._submit(task)
                 self._tasks.pop(eval_id, None)
         if self._autolog is not None:
             autolog, self._autolog = self._autolog, None
             await anyio.to_thread.run_sync(autolog.stop)
-        await anyio.to_thread.run_sync(sink.flush)
+        if settings.active:
+            await anyio.to_thread.run_sync(get_sink(settings).flush)
 
     # ---- task level ---------------------------------------------------------------------
 
     async def on_task_start(self, data: TaskStart) -> None:
-        settings = settings_or_raise()
+        settings = self._runs.get(data.run_id) or settings_or_raise()
+        if not (settings.active and settings.tracing):
+            return
         self._tasks[data.eval_id] = _TaskTraces(
             context=TraceContext(
                 eval_id=data.eval_id,
@@ -103,6 +117,7 @@ class MlflowTracingHooks(Hooks):
                 extra_tags=dict(settings.extra_tags),
             ),
             run_id=data.run_id,
+            settings=settings,
         )
 
     async def on_sample_start(self, data: SampleStart) -> None:
@@ -132,14 +147,13 @@ class MlflowTracingHooks(Hooks):
                 )
             return
         if len(task.pending) >= TRACES_PER_RECORD:
-            self._submit(task, settings_or_raise())
+            self._submit(task)
 
     async def on_task_end(self, data: TaskEnd) -> None:
         task = self._tasks.pop(data.eval_id, None)
         if task is None:
             return
-        settings = settings_or_raise()
-        self._submit(task, settings)
+        self._submit(task)
         if task.failures > 1:
             logger.warning(
                 f"inspect_mlflow: {task.failures} samples of task {task.context.task} have no trace"
@@ -147,11 +161,12 @@ class MlflowTracingHooks(Hooks):
         if self._autolog is not None:
             await anyio.to_thread.run_sync(self._autolog.flush)
         # every trace of the task is in MLflow when eval() returns
-        await anyio.to_thread.run_sync(get_sink(settings).flush)
+        await anyio.to_thread.run_sync(get_sink(task.settings).flush)
 
     # ---- helpers ------------------------------------------------------------------------
 
-    def _submit(self, task: _TaskTraces, settings: Settings) -> None:
+    def _submit(self, task: _TaskTraces) -> None:
         if task.pending:
             traces, task.pending = task.pending, []
-            get_sink(settings).submit(LogTraces(key=task_key(task.context.eval_id), traces=traces))
+            sink = get_sink(task.settings)
+            sink.submit(LogTraces(key=task_key(task.context.eval_id), traces=traces))

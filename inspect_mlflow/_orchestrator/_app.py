@@ -31,6 +31,10 @@ def run_app(args: list[str]) -> int:
         print(f"inspect_mlflow: error: {ex}", file=sys.stderr)
         return EXIT_USAGE
     main = hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(job)
+    if _will_track(args):
+        from inspect_mlflow._orchestrator._tracker import Tracker
+
+        STATE.prestarted = Tracker()  # imports MLflow while Hydra composes and Inspect loads
     saved = sys.argv
     sys.argv = ["inspect_mlflow", *args]
     try:
@@ -43,7 +47,28 @@ def run_app(args: list[str]) -> int:
         return EXIT_INTERRUPTED
     finally:
         sys.argv = saved
+        STATE.discard_prestarted()
     return EXIT_OK if STATE.exit_code is None else STATE.exit_code
+
+
+_NO_RUN_FLAGS = {
+    "-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "--resolve",
+    "--shell-completion", "-sc", "-m", "--multirun",
+}  # fmt: skip
+
+
+def _will_track(args: list[str]) -> bool:
+    """Whether this command line will (most likely) write to MLflow from this process.
+
+    A wrong guess costs only a helper process that exits; multiruns start their own helper
+    in the launching callback.
+    """
+    if any(arg in _NO_RUN_FLAGS for arg in args):
+        return False
+    lowered = [arg.lower().replace(" ", "") for arg in args]
+    return not any(
+        arg in ("dry_run=true", "mlflow=disabled", "mlflow.enabled=false") for arg in lowered
+    )
 
 
 def job(cfg: Any) -> None:

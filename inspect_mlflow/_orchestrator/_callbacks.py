@@ -63,8 +63,9 @@ def _start(config: Any) -> None:
         validate_plan,
     )
     from inspect_mlflow._orchestrator._plan import Plan, plan_comparisons, plan_identity
+    from inspect_mlflow._orchestrator._recorder import Recorder
     from inspect_mlflow._orchestrator._schema import validate_config
-    from inspect_mlflow._orchestrator._session import Recorder, resolve_log_dir, write_json
+    from inspect_mlflow._orchestrator._session import resolve_log_dir, write_json
     from inspect_mlflow._orchestrator._state import STATE
 
     base = validate_config(to_data(config))
@@ -100,9 +101,15 @@ def _start(config: Any) -> None:
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
     state_dir = sweep_dir / STATE_DIR
 
-    recorder = Recorder(base)
-    STATE.recorder = recorder
-    run_id = recorder.open(base, name, log_dir, overrides, config_yaml(config), "multirun", _print)
+    if base.dry_run:  # the jobs print their grids; nothing is created
+        recorder = None
+        run_id = None
+    else:
+        recorder = Recorder(base)
+        STATE.recorder = recorder
+        run_id = recorder.open(
+            base, name, log_dir, overrides, config_yaml(config), "multirun", _print
+        )
     state = {
         "name": name,
         "run_id": run_id,
@@ -117,12 +124,15 @@ def _start(config: Any) -> None:
 def _end(config: Any) -> int:
     from inspect_mlflow._orchestrator._compose import to_data
     from inspect_mlflow._orchestrator._driver import SWEEP_STATE_ENV, SweepState
+    from inspect_mlflow._orchestrator._finish import finish, sweep_end_values
     from inspect_mlflow._orchestrator._schema import validate_config
-    from inspect_mlflow._orchestrator._session import PointRun, finish, sweep_end_values
+    from inspect_mlflow._orchestrator._session import PointRun
     from inspect_mlflow._orchestrator._state import STATE
 
     recorder = STATE.recorder
     base = validate_config(to_data(config))
+    if base.dry_run:
+        return 0
     state_path = Path(os.environ.get(SWEEP_STATE_ENV, ""))
     try:
         state = SweepState.read(state_path)
@@ -203,7 +213,7 @@ def _job_number(path: Path) -> int:
 
 
 def _no_recorder(config: Any) -> Any:
-    from inspect_mlflow._orchestrator._session import Recorder
+    from inspect_mlflow._orchestrator._recorder import Recorder
 
     return Recorder(
         config.model_copy(update={"mlflow": config.mlflow.model_copy(update={"enabled": False})})

@@ -25,17 +25,16 @@ from inspect_mlflow._orchestrator._compose import (
     to_data,
 )
 from inspect_mlflow._orchestrator._errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError
+from inspect_mlflow._orchestrator._finish import finish, sweep_end_values
 from inspect_mlflow._orchestrator._plan import GridPoint, Plan, expand, plan_comparisons
+from inspect_mlflow._orchestrator._recorder import Recorder
 from inspect_mlflow._orchestrator._schema import CheckSpec, RunConfig, validate_config
 from inspect_mlflow._orchestrator._session import (
-    Recorder,
     absolute_uri,
     artifact_setting,
     console,
-    finish,
     hook_settings,
     resolve_log_dir,
-    sweep_end_values,
     write_json,
 )
 
@@ -277,6 +276,12 @@ def _multirun_job(config: RunConfig, ctx: HydraContext) -> int:
     state = SweepState.read(sweep_state_path(ctx))
     plan = job_plan(config, ctx, state.swept_keys)
     log_dir = job_log_dir(state, ctx, state.swept_keys)
+    if config.dry_run:
+        from inspect_mlflow._orchestrator._run import dry_run_text
+
+        resolved = resolve_points(plan.points, config.eval.limit, construct_models=False)
+        console(dry_run_text(plan, resolved, [], log_dir, _mlflow_target(config)))
+        return EXIT_OK
     resolved = resolve_points(plan.points, config.eval.limit, construct_models=True)
     artifacts = artifact_setting(
         ctx.choices.get("artifacts"), config.artifacts, log_dir / STATE_DIR

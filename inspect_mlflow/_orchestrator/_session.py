@@ -1,5 +1,5 @@
-"""What a single-process sweep and a Hydra multirun share: identity, hook settings, the sweep
-run, and the end of a sweep (comparisons, write-back, report, checks)."""
+"""What a single-process sweep and a Hydra multirun share: point results, identity and the
+hooks' settings."""
 
 from __future__ import annotations
 
@@ -8,23 +8,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from inspect_mlflow._conf import conf_dir
-from inspect_mlflow._orchestrator._errors import EXIT_FAILED, EXIT_OK, ConfigError
-from inspect_mlflow._orchestrator._plan import GridPoint, plan_comparisons, varying_axes
+from inspect_mlflow._orchestrator._errors import ConfigError
+from inspect_mlflow._orchestrator._plan import GridPoint
 from inspect_mlflow._orchestrator._schema import EvalOptions, ModelConfig, RunConfig, TaskConfig
 from inspect_mlflow._settings import Settings
-
-if TYPE_CHECKING:
-    from inspect_mlflow._orchestrator._comparisons import ComparisonOutcome, Side
-    from inspect_mlflow._orchestrator._schema import CheckSpec
-    from inspect_mlflow._orchestrator._tracker import Tracker
 
 Printer = Callable[[str], None]
 
@@ -179,6 +174,17 @@ def hook_settings(
     )
 
 
+def console(text: str) -> None:
+    print(text, file=sys.stdout, flush=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 _CI_BRANCH_VARIABLES = ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME")
 """Where CI systems put the branch when the checkout is a detached HEAD."""
 
@@ -208,252 +214,3 @@ def git_tags(cwd: Path | None = None) -> dict[str, str]:
         if branch and tags:
             tags["mlflow.source.git.branch"] = branch
     return tags
-
-
-# ---- the sweep run -----------------------------------------------------------------------
-
-
-class Recorder:
-    """The sweep's MLflow side (a no-op when MLflow is disabled)."""
-
-    def __init__(self, config: RunConfig) -> None:
-        self.enabled = config.mlflow.enabled
-        self.experiment = config.mlflow.experiment_name
-        self.uri = absolute_uri(config.mlflow.tracking_uri or "") if self.enabled else ""
-        self.tracker: Tracker | None = None
-        self.key: str | None = None
-        self.run_id: str | None = None
-        self.resumed = False
-        if self.enabled:
-            from inspect_mlflow._orchestrator._tracker import Tracker
-
-            self.tracker = Tracker(self.uri)
-
-    def open(
-        self,
-        config: RunConfig,
-        name: str,
-        log_dir: Path,
-        overrides: Sequence[str],
-        config_yaml: str,
-        mode: str,
-        out: Printer,
-    ) -> str | None:
-        from inspect_mlflow._orchestrator._compose import override_params
-
-        if self.tracker is None:
-            return None
-        self.key = sweep_key(self.experiment, log_dir)
-        tags = {
-            **config.mlflow.tags,
-            "inspect_mlflow.kind": "sweep",
-            "inspect_mlflow.sweep": name,
-            "inspect_mlflow.mode": mode,
-            "inspect_mlflow.log_dir": str(log_dir),
-            **git_tags(),
-        }
-        answer = self.tracker.call(
-            "open_sweep",
-            experiment=self.experiment,
-            key=self.key,
-            name=config.mlflow.sweep_run_name or f"sweep/{name}",
-            tags=tags,
-            params=override_params(overrides),
-            config_yaml=config_yaml,
-        )
-        self.run_id = str(answer["run_id"])
-        self.resumed = bool(answer["resumed"])
-        verb = "resuming" if self.resumed else "created"
-        out(
-            f"MLflow: {verb} sweep run {self.run_id} in experiment {self.experiment!r} ({self.uri})"
-        )
-        if answer["changed_params"]:
-            out(
-                "MLflow: the sweep run keeps its first values of "
-                + ", ".join(answer["changed_params"])
-                + " (MLflow params cannot change); see config/resolved.yaml for this run's"
-            )
-        self.tracker.submit("warm")
-        return self.run_id
-
-    def task_runs(self, runs: Sequence[PointRun]) -> dict[str, str]:
-        """The hooks' task run of each point, by eval id."""
-        eval_ids = [run.eval_id for run in runs if run.eval_id]
-        if self.tracker is None or self.run_id is None or not eval_ids:
-            return {}
-        result: dict[str, str] = self.tracker.call(
-            "task_runs",
-            experiment=self.experiment,
-            eval_ids=eval_ids,
-            eval_set_ids=[run.eval_set_id for run in runs if run.eval_set_id],
-        )
-        return result
-
-    def compare(
-        self,
-        pairs: list[tuple[Side, Side]],
-        config: RunConfig,
-        check: CheckSpec | None,
-        sweep: str,
-    ) -> list[ComparisonOutcome]:
-        """Compare (in the helper process, whose imports are warm) and write back; or in-process
-        when MLflow is off."""
-        if self.tracker is None or self.run_id is None or self.key is None:
-            from inspect_mlflow._orchestrator._comparisons import compare_pairs
-
-            return compare_pairs(pairs, config.compare, check)
-        outcomes: list[ComparisonOutcome] = self.tracker.call(
-            "compare",
-            pairs=pairs,
-            compare=config.compare,
-            check=check,
-            experiment=self.experiment,
-            sweep_key=self.key,
-            tags={**config.mlflow.tags, "inspect_mlflow.sweep": sweep},
-        )
-        return outcomes
-
-    def end(
-        self,
-        status: str,
-        metrics: Mapping[str, float] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> None:
-        if self.tracker is None or self.run_id is None:
-            return
-        self.tracker.call(
-            "end_sweep", status=status, metrics=dict(metrics or {}), tags=dict(tags or {})
-        )
-        self.run_id = None
-
-    def close(self) -> None:
-        if self.tracker is not None:
-            # every request was answered, so everything is written: don't wait for the
-            # helper's interpreter to tear MLflow down
-            self.tracker.close(timeout=0 if self.run_id is None else 30)
-            self.tracker = None
-
-
-# ---- the end of a sweep ------------------------------------------------------------------
-
-
-def finish(
-    config: RunConfig, runs: Sequence[PointRun], recorder: Recorder, sweep: str, out: Printer
-) -> tuple[int, list[ComparisonOutcome]]:
-    """Compare, write back, print the tables, run the checks; returns the exit code.
-
-    The caller ends the sweep run (it knows whether the sweep was interrupted), with
-    :func:`sweep_end_values`.
-    """
-    from inspect_mlflow._orchestrator._comparisons import Side
-    from inspect_mlflow._orchestrator._report import (
-        comparison_table,
-        gate_lines,
-        points_table,
-        write_reports,
-    )
-
-    code = EXIT_OK
-    failed = [run for run in runs if run.status != "success"]
-    if failed:
-        code = EXIT_FAILED
-    by_key = {run.point.key: run for run in runs}
-    task_runs = recorder.task_runs(runs)
-
-    varying = varying_axes([run.point for run in runs])
-
-    def side(run: PointRun, other: PointRun) -> Side:
-        assert run.log_file is not None
-        differing = [
-            axis
-            for axis in run.point.axes
-            if axis != "task" and str(run.point.axes[axis]) != str(other.point.axes.get(axis))
-        ]
-        shared = [axis for axis in varying if axis != "task" and axis not in differing]
-        return Side(
-            log=run.log_file,
-            label=run.point.describe(),
-            run_id=task_runs.get(run.eval_id or ""),
-            eval_id=run.eval_id,
-            point_key=run.point.key,
-            short=run.point.describe(differing) if differing else None,
-            context=run.point.describe(shared) if shared else None,
-        )
-
-    pairs = []
-    skipped = []
-    for base_point, cand_point in plan_comparisons([run.point for run in runs], config.compare):
-        base, cand = by_key[base_point.key], by_key[cand_point.key]
-        if (
-            base.status == "success"
-            and cand.status == "success"
-            and base.log_file
-            and cand.log_file
-        ):
-            pairs.append((side(base, cand), side(cand, base)))
-        else:
-            skipped.append(f"{cand_point.describe()} vs {base_point.describe()}")
-
-    gates = config.check if config.check.gates else None
-    outcomes = recorder.compare(pairs, config, gates, sweep)
-
-    out("")
-    out(
-        points_table(
-            runs, {run.eval_id: task_runs.get(run.eval_id or "") for run in runs if run.eval_id}
-        )
-    )
-    for run in failed:
-        out(f"! {run.point.describe()}: {run.status}" + (f": {run.error}" if run.error else ""))
-    if outcomes:
-        out("")
-        out(comparison_table(outcomes))
-    for text in skipped:
-        out(f"! comparison skipped (an eval did not succeed): {text}")
-    for outcome in outcomes:
-        if outcome.error:
-            out(f"! comparison {outcome.label} failed: {outcome.error}")
-            code = EXIT_FAILED
-        for problem in outcome.problems:
-            out(f"! comparison {outcome.label}: {problem}")
-    lines = gate_lines(outcomes)
-    if lines:
-        out("")
-        out("\n".join(lines))
-    write_reports(outcomes, config.check, out, title=f"inspect-mlflow checks: {sweep}")
-    if config.check.gates and not outcomes and not config.dry_run:
-        out("! check: no comparisons were made, so no gate was evaluated (see compare.baseline)")
-    if any(gate.fails_check for outcome in outcomes for gate in outcome.gates):
-        code = EXIT_FAILED
-    return code, outcomes
-
-
-def sweep_end_values(
-    runs: Sequence[PointRun], outcomes: Sequence[ComparisonOutcome]
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Metrics and tags the sweep run ends with: counts of points, comparisons and gates."""
-    from inspect_mlflow._orchestrator._checks import verdict
-
-    gates = [gate for outcome in outcomes for gate in outcome.gates]
-    metrics = {
-        "sweep/points": float(len(runs)),
-        "sweep/failed_points": float(sum(run.status != "success" for run in runs)),
-        "sweep/comparisons": float(sum(outcome.compared for outcome in outcomes)),
-    }
-    tags: dict[str, str] = {}
-    if gates:
-        for status in ("PASS", "FAIL", "INCONCLUSIVE"):
-            metrics[f"check/{status.lower()}"] = float(sum(g.status == status for g in gates))
-        tags["inspect_mlflow.check_verdict"] = verdict(gates) or ""
-    return metrics, tags
-
-
-def console(text: str) -> None:
-    print(text, file=sys.stdout, flush=True)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)

@@ -25,6 +25,9 @@ from concurrent.futures import Future
 from typing import IO, Any
 
 _HEADER = struct.Struct("!I")
+_LATER = "-"
+"""Command-line placeholder: the tracking URI comes with the first request."""
+_CONNECT = "connect"
 
 
 class TrackerError(RuntimeError):
@@ -50,13 +53,17 @@ def _read_frame(stream: IO[bytes]) -> Any | None:
 
 
 class Tracker:
-    """Client of the helper process: :meth:`submit` returns a future, :meth:`call` waits."""
+    """Client of the helper process: :meth:`submit` returns a future, :meth:`call` waits.
 
-    def __init__(self, tracking_uri: str) -> None:
+    Without a tracking URI the helper only imports MLflow and waits for :meth:`connect`, so it
+    can be started before the configuration is composed.
+    """
+
+    def __init__(self, tracking_uri: str | None = None) -> None:
         # kept for the life of the helper: its stderr, shown if it dies
         self._stderr = tempfile.TemporaryFile(prefix="inspect_mlflow_tracker_")  # noqa: SIM115
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "inspect_mlflow._orchestrator._tracker", tracking_uri],
+            [sys.executable, "-m", "inspect_mlflow._orchestrator._tracker", tracking_uri or _LATER],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -75,6 +82,10 @@ class Tracker:
             target=self._read_loop, name="inspect-mlflow-tracker", daemon=True
         )
         self._reader.start()
+
+    def connect(self, tracking_uri: str) -> None:
+        """Tell a helper started without a URI which store to use (answered asynchronously)."""
+        self.submit(_CONNECT, tracking_uri=tracking_uri)
 
     def submit(self, method: str, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
@@ -160,9 +171,11 @@ def main() -> int:
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    from mlflow import MlflowClient  # noqa: F401  (the slow import, done before any request)
+
     from inspect_mlflow._orchestrator._writeback import Backend
 
-    backend = Backend(sys.argv[1])
+    backend = Backend(sys.argv[1]) if sys.argv[1] != _LATER else None
     stdin = sys.stdin.buffer
     while True:
         request = _read_frame(stdin)
@@ -170,7 +183,13 @@ def main() -> int:
             break
         request_id, method, kwargs = request
         try:
-            result = getattr(backend, method)(**kwargs)
+            if method == _CONNECT:
+                backend = Backend(kwargs["tracking_uri"])
+                result = None
+            elif backend is None:
+                raise RuntimeError("no tracking URI: connect first")
+            else:
+                result = getattr(backend, method)(**kwargs)
             reply = (request_id, True, result)
         except Exception as ex:
             reply = (request_id, False, f"{type(ex).__name__}: {ex}")
@@ -178,7 +197,8 @@ def main() -> int:
             _write_frame(answers, reply)
         except (BrokenPipeError, OSError):
             break
-    backend.abandon()
+    if backend is not None:
+        backend.abandon()
     return 0
 
 

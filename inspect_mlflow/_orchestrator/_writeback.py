@@ -8,6 +8,7 @@ its sweep run, and a comparison whose inputs did not change is not written twice
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -63,6 +64,16 @@ class Backend:
         self.client = self.writer.client
         self._sweep: tuple[str, str] | None = None
         """(key, run id) of the open sweep run."""
+        self._connect(tracking_uri)
+
+    def _connect(self, tracking_uri: str) -> None:
+        """Open the store now (SQLite checks its schema on first use), while the main process
+        is still loading Inspect; but never create a store nobody asked to write to yet."""
+        prefix = "sqlite:///"
+        if tracking_uri.startswith(prefix) and not Path(tracking_uri[len(prefix) :]).is_file():
+            return
+        with contextlib.suppress(Exception):  # reported by the first real request
+            self.client.search_experiments(max_results=1)
 
     # ---- sweep run --------------------------------------------------------------------
 

@@ -132,7 +132,7 @@ class _Span:
     events: list[dict[str, Any]] = field(default_factory=list)
     inspect_type: str | None = None
     merged: bool = False
-    """An Inspect tool or scorer span that already took its ToolEvent / ScoreEvent."""
+    """An Inspect tool or scorer span that already took its ToolEvent or ScoreEvent."""
 
 
 class _TraceBuilder:
@@ -145,6 +145,8 @@ class _TraceBuilder:
         self.trace_hex = self.trace_id[3:]
         self.spans: list[_Span] = []
         self.by_inspect_id: dict[str, _Span] = {}
+        self.tool_spans: dict[tuple[int, str], list[_Span]] = {}
+        """Inspect tool spans waiting for their ToolEvent, by (parent span id, function)."""
         self.usage: dict[str, int] = {}
         self.cost: float | None = None
         start = _ns(sample.started_at) or _first_timestamp(sample)
@@ -188,6 +190,8 @@ class _TraceBuilder:
         span = self._span(event.name, span_type, parent, _ns(event.timestamp), key=event.id)
         span.inspect_type = event.type
         self.by_inspect_id[event.id] = span
+        if event.type == "tool":
+            self.tool_spans.setdefault((parent.span_id, event.name), []).append(span)
 
     def _model(self, event: ModelEvent) -> None:
         parent = self._parent(event.span_id)
@@ -227,25 +231,22 @@ class _TraceBuilder:
     def _tool(self, event: ToolEvent) -> None:
         parent = self._parent(event.span_id)
         # Inspect records each call as a "tool" span (holding what the tool did) and a ToolEvent
-        # in the enclosing span: make them one TOOL span.
-        span = next(
-            (
-                s
-                for s in self.spans
-                if s.inspect_type == "tool"
-                and not s.merged
-                and s.parent_id == parent.span_id
-                and s.name == event.function
-            ),
-            None,
-        )
+        # in the enclosing span: make them one TOOL span
+        span: _Span | None
+        if parent.inspect_type == "tool" and parent.name == event.function and not parent.merged:
+            span = parent  # the event was recorded inside its own tool span
+            siblings = self.tool_spans.get((parent.parent_id or 0, event.function), [])
+            if parent in siblings:
+                siblings.remove(parent)
+        else:
+            waiting = self.tool_spans.get((parent.span_id, event.function))
+            span = waiting.pop(0) if waiting else None
         start = _ns(event.timestamp)
         end = _ns(event.completed)
         if span is None:
             span = self._span(event.function, "TOOL", parent, start, key=event.uuid or event.id)
-        else:
-            if start is not None:
-                span.start_ns = min(span.start_ns, start)
+        elif start is not None:
+            span.start_ns = min(span.start_ns, start)
         span.merged = True
         if end is not None:
             span.end_ns = max(span.end_ns or 0, end)

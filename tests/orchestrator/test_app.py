@@ -170,3 +170,20 @@ def test_no_samples_in_common_is_refused_before_running(
         "candidate ids 100, 101, 102)"
     ) in out
     assert os.listdir(tmp_path) == []
+
+
+def test_multirun_dry_run_creates_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "-m",
+        "model=simulated,simulated_weak",
+        "dry_run=true",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+    ]
+    assert run_app(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("(dry run: nothing is run or written)") == 2
+    assert "0  arithmetic  simulated/weak" in out
+    assert os.listdir(tmp_path) == ["multirun"]  # Hydra's own sweep dir only

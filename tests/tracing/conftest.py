@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,11 +77,12 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, store_template: Path
             time.sleep(0.25)
         yield url
     finally:
-        # the server runs uvicorn in a child process: stop the whole group we started
+        # the server runs uvicorn and job consumers in child processes (which outlive a
+        # SIGTERM to the server): stop the whole process group we started
         os.killpg(process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait()
         log.close()
