@@ -37,6 +37,8 @@ class MlflowTrackingHooks(Hooks):
         self._task_parent: dict[str, str] = {}
         self._open_parents: dict[str, str] = {}
         """parent key -> worst task status seen under it."""
+        self._pending_parents: dict[str, StartRun] = {}
+        """Parent runs not written yet: a resumed eval set with nothing to run writes nothing."""
 
     def enabled(self) -> bool:
         settings = settings_or_raise()
@@ -52,7 +54,6 @@ class MlflowTrackingHooks(Hooks):
 
     async def on_run_end(self, data: RunEnd) -> None:
         settings = settings_or_raise()
-        sink = get_sink(settings)
         logs = {log.eval.eval_id: log for log in data.logs}
         for eval_id, recorder in list(self._tasks.items()):
             if recorder.finished or self._task_parent.get(eval_id) != parent_key(
@@ -61,20 +62,28 @@ class MlflowTrackingHooks(Hooks):
                 continue
             # on_task_end never came: the task raised, or the run was interrupted
             log = logs.get(eval_id)
-            self._finish_task(sink, recorder, log, _unfinished_status(log, data.exception))
+            status = _unfinished_status(log, data.exception)
+            self._finish_task(get_sink(settings), recorder, log, status)
         key = parent_key(data.eval_set_id, data.run_id)
         if data.eval_set_id is None:
             status = self._open_parents.pop(key, "FINISHED")
             if data.exception is not None:
                 status = status_for(None, data.exception)
+            if self._pending_parents.pop(key, None) is not None:
+                return  # no task started: nothing was written, nothing to end
+            sink = get_sink(settings)
             sink.submit(EndRun(key=key, status=status, end_time_ms=now_ms()))
         elif data.exception is not None:
             self._note_status(key, status_for(None, data.exception))
-        await anyio.to_thread.run_sync(sink.flush)
+        if key in self._pending_parents:
+            return
+        await anyio.to_thread.run_sync(get_sink(settings).flush)
 
     async def on_eval_set_end(self, data: EvalSetEnd) -> None:
         key = parent_key(data.eval_set_id, "")
         status = self._open_parents.pop(key, "FINISHED")
+        if self._pending_parents.pop(key, None) is not None:
+            return  # everything was complete already (a resumed eval set): nothing to write
         sink = get_sink(settings_or_raise())
         sink.submit(EndRun(key=key, status=status, end_time_ms=now_ms()))
         await anyio.to_thread.run_sync(sink.flush)
@@ -87,7 +96,11 @@ class MlflowTrackingHooks(Hooks):
         parent = parent_key(data.eval_set_id, data.run_id)
         self._tasks[data.eval_id] = recorder
         self._task_parent[data.eval_id] = parent
-        get_sink(settings).submit(
+        sink = get_sink(settings)
+        pending = self._pending_parents.pop(parent, None)
+        if pending is not None:
+            sink.submit(pending)
+        sink.submit(
             recorder.start(
                 data.spec,
                 data.plan,
@@ -130,17 +143,15 @@ class MlflowTrackingHooks(Hooks):
         else:
             tags["inspect.run_id"] = run_id or ""
             name = f"run-{(run_id or '')[:8]}"
-        get_sink(settings).submit(
-            StartRun(
-                key=key,
-                experiment=settings.experiment_name,
-                name=name,
-                tags=tags,
-                parent_run_id=settings.parent_run_id,
-                start_time_ms=now_ms(),
-                experiment_tags=_experiment_tags(settings),
-                reuse_finished=True,
-            )
+        self._pending_parents[key] = StartRun(
+            key=key,
+            experiment=settings.experiment_name,
+            name=name,
+            tags=tags,
+            parent_run_id=settings.parent_run_id,
+            start_time_ms=now_ms(),
+            experiment_tags=_experiment_tags(settings),
+            reuse_finished=True,
         )
 
     def _finish_task(

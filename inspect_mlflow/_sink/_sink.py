@@ -34,7 +34,7 @@ class Sink:
     def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
         """Block until every record submitted so far has been applied (or kept in the spool)."""
         done = self._transport.flush(timeout)
-        if not done:
+        if not done and self._transport.alive():
             report(f"inspect_mlflow: MLflow writes did not complete within {timeout:.0f} s")
         return done
 

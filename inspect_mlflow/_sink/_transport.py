@@ -31,6 +31,8 @@ class Transport(Protocol):
 
     def flush(self, timeout: float | None = None) -> bool: ...
 
+    def alive(self) -> bool: ...
+
     def close(self, timeout: float | None = None) -> None: ...
 
 
@@ -75,6 +77,9 @@ class ProcessTransport:
 
     def submit(self, op: Op) -> None:
         self._queue.put(op)
+
+    def alive(self) -> bool:
+        return not self._dead and self._process.poll() is None
 
     def flush(self, timeout: float | None = None) -> bool:
         if self._dead:
@@ -184,6 +189,9 @@ class ThreadTransport:
 
     def submit(self, op: Op) -> None:
         self._queue.put(op)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def flush(self, timeout: float | None = None) -> bool:
         token = next(self._tokens)

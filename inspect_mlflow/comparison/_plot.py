@@ -42,7 +42,7 @@ def plot_comparison(result: ComparisonResult, path: str | Path) -> Path:
         ax.errorbar(
             [metric.delta],
             [0],
-            xerr=[[metric.delta - low], [high - metric.delta]],
+            xerr=[[max(0.0, metric.delta - low)], [max(0.0, high - metric.delta)]],  # rounding
             fmt="o",
             color=colour,
             capsize=5,

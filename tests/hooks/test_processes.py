@@ -119,7 +119,7 @@ def test_an_interrupted_eval_marks_its_runs_killed(tmp_path: Path, store_templat
          "-M", "latency=1", "-T", "samples=40", "--max-samples", "2",
          "--log-dir", str(tmp_path / "logs"), "--display", "none"],
         env=_env(MLFLOW_TRACKING_URI=f"sqlite:///{db}"), cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until both runs exist, then a few samples more
@@ -128,7 +128,7 @@ def test_an_interrupted_eval_marks_its_runs_killed(tmp_path: Path, store_templat
                 break
         time.sleep(0.3)
     time.sleep(3)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the writer gets it too
     process.communicate(timeout=120)
     assert process.returncode != 0
     client = MlflowClient(f"sqlite:///{db}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
-from inspect_ai import Task, eval
+from inspect_ai import Task, eval, eval_set
 from inspect_ai.dataset import Sample
 from inspect_ai.model import ModelOutput
 from inspect_ai.scorer import includes, match
@@ -174,3 +174,22 @@ def test_no_trace_is_lost_at_1000_samples(
     assert len(spans) == n and {count for _, count in spans} == {7}
     assert len(assessments) == n and {count for _, count in assessments} == {2}
     assert linked == n
+
+
+def test_eval_set_traces_every_task(
+    tmp_path: Path, tracking_uri: str, configure_hooks: Any
+) -> None:
+    configure_hooks(tracking_uri=tracking_uri, tracing=True, writer="thread")
+    success, logs = eval_set(
+        [traced_agent(n=2), traced_agent(n=3)],
+        model="mockllm/model",
+        model_args={"custom_outputs": agent_outputs},
+        log_dir=str(tmp_path / "logs"),
+    )
+    assert success
+    client = MlflowClient(tracking_uri)
+    runs = {r.data.tags["inspect.eval_id"]: r.info.run_id for r in task_runs(client)}
+    assert len(runs) == 2
+    for log in logs:
+        linked = all_traces(client, run_id=runs[log.eval.eval_id])
+        assert len(linked) == log.eval.dataset.samples
