@@ -10,8 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from inspect_mlflow._settings import Settings, SettingsError, current_settings
+
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalLog
+
+    from inspect_mlflow._records._traces import TraceContext
+
+TRACES_PER_RECORD = 50
 
 
 class BackfillError(ValueError):
@@ -36,10 +44,11 @@ def log_eval_log(
     """
     from inspect_ai.log import read_eval_log
 
-    from inspect_mlflow._hooks._common import status_for
+    from inspect_mlflow._hooks._common import experiment_tags, status_for
     from inspect_mlflow._records._tables import load_schema
     from inspect_mlflow._records._task import TaskRecorder, parent_key
-    from inspect_mlflow._sink._ops import EndRun, Op, StartRun
+    from inspect_mlflow._records._traces import sample_trace
+    from inspect_mlflow._sink._ops import EndRun, LogTraces, Op, StartRun
     from inspect_mlflow._sink._spool import Spool
     from inspect_mlflow._sink._writer import RUN_KEY_TAG, Writer
 
@@ -85,6 +94,7 @@ def log_eval_log(
                 tags=tags,
                 parent_run_id=base.parent_run_id,
                 reuse_finished=True,
+                experiment_tags=experiment_tags(base),
             ),
             recorder.start(
                 spec,
@@ -94,11 +104,21 @@ def log_eval_log(
                 parent_run_id=None,
                 run_name_template=base.run_name_template,
                 extra_tags=base.extra_tags,
+                experiment_tags=experiment_tags(base),
             ),
         ]
         writer.apply(ops)
+        traces = _trace_context(base, eval_log, experiment_name) if base.tracing else None
+        batch: list[dict[str, Any]] = []
         for sample in eval_log.samples or []:
             writer.apply(recorder.sample(sample))
+            if traces is not None:
+                batch.append(sample_trace(sample, traces))
+                if len(batch) >= TRACES_PER_RECORD:
+                    writer.apply([LogTraces(key=recorder.key, traces=batch)])
+                    batch = []
+        if batch:
+            writer.apply([LogTraces(key=recorder.key, traces=batch)])
         status = status_for(eval_log.status)
         writer.apply([*recorder.finish(eval_log, status), EndRun(key=parent, status=status)])
         problems = writer.take_problems()
@@ -109,6 +129,20 @@ def log_eval_log(
         return run_id
     finally:
         writer.close()
+
+
+def _trace_context(settings: Settings, log: EvalLog, experiment: str) -> TraceContext:
+    from inspect_mlflow._records._traces import TraceContext
+
+    return TraceContext(
+        eval_id=log.eval.eval_id,
+        run_id=log.eval.run_id,
+        task=log.eval.task,
+        model=log.eval.model,
+        experiment=experiment,
+        max_chars=settings.trace_max_chars,
+        extra_tags=dict(settings.extra_tags),
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -122,12 +156,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--replace", action="store_true", help="delete an earlier run of the same eval first"
     )
+    parser.add_argument(
+        "--traces",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also log one trace per sample (default: MLFLOW_INSPECT_TRACING)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = current_settings()
     except SettingsError as ex:
         print(str(ex), file=sys.stderr)
         return 2
+    if args.traces is not None:
+        settings = settings.model_copy(update={"tracing": args.traces})
     failures = 0
     for log in args.logs:
         try:

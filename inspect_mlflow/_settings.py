@@ -170,6 +170,17 @@ def configure(settings: Settings | None) -> None:
     _configured = settings
 
 
+def tracking_uri_configured() -> bool:
+    """Cheap pre-check for ``enabled()``: without a tracking URI no hook is active.
+
+    Inspect calls every hook's ``enabled()`` ~50 times per sample, so an installed but
+    unconfigured package must answer with two dictionary look-ups, not a settings build.
+    """
+    return _configured is not None or bool(
+        os.environ.get("INSPECT_MLFLOW_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
+    )
+
+
 def current_settings() -> Settings:
     """The settings in force: those from :func:`configure`, else from the environment.
 

@@ -5,9 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from inspect_mlflow._settings import Settings, SettingsError, current_settings
+from inspect_mlflow._settings import (
+    Settings,
+    SettingsError,
+    current_settings,
+    tracking_uri_configured,
+)
 
 logger = logging.getLogger("inspect_mlflow")
+
+
+def hooks_may_be_active() -> bool:
+    """False (cheaply) when no tracking URI is configured at all."""
+    return tracking_uri_configured()
 
 
 def settings_or_raise() -> Settings:
@@ -28,3 +38,12 @@ def status_for(log_status: str | None, exception: BaseException | None = None) -
     return {"success": "FINISHED", "cancelled": "KILLED", "error": "FAILED"}.get(
         log_status or "", "FAILED"
     )
+
+
+def experiment_tags(settings: Settings) -> dict[str, str]:
+    """Tags the hooks set on their experiment.
+
+    With tracing on, the experiment is marked as a GenAI experiment, so that MLflow's UI lists
+    task runs under "Evaluation runs" with their traces and assessment columns.
+    """
+    return {"mlflow.experimentKind": "genai_development"} if settings.tracing else {}

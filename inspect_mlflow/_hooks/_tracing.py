@@ -27,7 +27,7 @@ from inspect_ai.hooks import (
     TaskStart,
 )
 
-from inspect_mlflow._hooks._common import settings_or_raise
+from inspect_mlflow._hooks._common import hooks_may_be_active, settings_or_raise
 from inspect_mlflow._records._task import task_key
 from inspect_mlflow._records._traces import TraceContext, sample_trace
 from inspect_mlflow._settings import Settings
@@ -68,6 +68,8 @@ class MlflowTracingHooks(Hooks):
         # that is being traced, answer without reading the settings again
         if self._runs:
             return True
+        if not hooks_may_be_active():
+            return False
         settings = settings_or_raise()
         return settings.active and settings.tracing
 

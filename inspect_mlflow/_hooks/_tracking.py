@@ -21,7 +21,12 @@ from inspect_ai.hooks import (
 )
 from inspect_ai.log import EvalLog
 
-from inspect_mlflow._hooks._common import settings_or_raise, status_for
+from inspect_mlflow._hooks._common import (
+    experiment_tags,
+    hooks_may_be_active,
+    settings_or_raise,
+    status_for,
+)
 from inspect_mlflow._records._tables import ArtifactSchema, load_schema
 from inspect_mlflow._records._task import TaskRecorder, now_ms, parent_key
 from inspect_mlflow._settings import Settings
@@ -41,6 +46,12 @@ class MlflowTrackingHooks(Hooks):
         """Parent runs not written yet: a resumed eval set with nothing to run writes nothing."""
 
     def enabled(self) -> bool:
+        # Inspect asks before every emission (~50 per sample): answer cheaply when nothing is
+        # configured, and without re-reading the settings while a tracked run is in progress
+        if self._open_parents:
+            return True
+        if not hooks_may_be_active():
+            return False
         settings = settings_or_raise()
         return settings.active and settings.tracking
 
@@ -54,39 +65,29 @@ class MlflowTrackingHooks(Hooks):
 
     async def on_run_end(self, data: RunEnd) -> None:
         settings = settings_or_raise()
+        key = parent_key(data.eval_set_id, data.run_id)
         logs = {log.eval.eval_id: log for log in data.logs}
+        interrupted = data.exception is not None
         for eval_id, recorder in list(self._tasks.items()):
-            if recorder.finished or self._task_parent.get(eval_id) != parent_key(
-                data.eval_set_id, data.run_id
-            ):
+            if recorder.finished or self._task_parent.get(eval_id) != key:
                 continue
             # on_task_end never came: the task raised, or the run was interrupted
             log = logs.get(eval_id)
             status = _unfinished_status(log, data.exception)
+            interrupted = interrupted or status == "KILLED"
             self._finish_task(get_sink(settings), recorder, log, status)
-        key = parent_key(data.eval_set_id, data.run_id)
-        if data.eval_set_id is None:
-            status = self._open_parents.pop(key, "FINISHED")
-            if data.exception is not None:
-                status = status_for(None, data.exception)
-            if self._pending_parents.pop(key, None) is not None:
-                return  # no task started: nothing was written, nothing to end
-            sink = get_sink(settings)
-            sink.submit(EndRun(key=key, status=status, end_time_ms=now_ms()))
-        elif data.exception is not None:
+        if data.exception is not None:
             self._note_status(key, status_for(None, data.exception))
-        if key in self._pending_parents:
-            return
-        await anyio.to_thread.run_sync(get_sink(settings).flush)
+        # An eval set's parent ends at on_eval_set_end, which an interrupted run never reaches.
+        if data.eval_set_id is None or interrupted:
+            self._end_parent(settings, key)
+        if key not in self._pending_parents:
+            await anyio.to_thread.run_sync(get_sink(settings).flush)
 
     async def on_eval_set_end(self, data: EvalSetEnd) -> None:
-        key = parent_key(data.eval_set_id, "")
-        status = self._open_parents.pop(key, "FINISHED")
-        if self._pending_parents.pop(key, None) is not None:
-            return  # everything was complete already (a resumed eval set): nothing to write
-        sink = get_sink(settings_or_raise())
-        sink.submit(EndRun(key=key, status=status, end_time_ms=now_ms()))
-        await anyio.to_thread.run_sync(sink.flush)
+        settings = settings_or_raise()
+        if self._end_parent(settings, parent_key(data.eval_set_id, "")):
+            await anyio.to_thread.run_sync(get_sink(settings).flush)
 
     # ---- task level ---------------------------------------------------------------------
 
@@ -109,7 +110,7 @@ class MlflowTrackingHooks(Hooks):
                 parent_run_id=None,
                 run_name_template=settings.run_name_template,
                 extra_tags=settings.extra_tags,
-                experiment_tags=_experiment_tags(settings),
+                experiment_tags=experiment_tags(settings),
             )
         )
 
@@ -150,9 +151,17 @@ class MlflowTrackingHooks(Hooks):
             tags=tags,
             parent_run_id=settings.parent_run_id,
             start_time_ms=now_ms(),
-            experiment_tags=_experiment_tags(settings),
+            experiment_tags=experiment_tags(settings),
             reuse_finished=True,
         )
+
+    def _end_parent(self, settings: Settings, key: str) -> bool:
+        """End a parent run with the worst status of its tasks; False if nothing was written."""
+        status = self._open_parents.pop(key, None)
+        if self._pending_parents.pop(key, None) is not None or status is None:
+            return False  # no task ever started under it (e.g. a resumed, complete eval set)
+        get_sink(settings).submit(EndRun(key=key, status=status, end_time_ms=now_ms()))
+        return True
 
     def _finish_task(
         self, sink: Sink, recorder: TaskRecorder, log: EvalLog | None, status: str
@@ -181,8 +190,3 @@ def _unfinished_status(log: EvalLog | None, exception: BaseException | None) -> 
 
 def _schema(settings: Settings) -> ArtifactSchema | None:
     return load_schema(settings.artifact_schema) if settings.log_artifacts else None
-
-
-def _experiment_tags(settings: Settings) -> dict[str, str]:
-    # marks the experiment as a GenAI experiment so the MLflow UI lists task runs with their traces
-    return {"mlflow.experimentKind": "genai_development"} if settings.tracing else {}

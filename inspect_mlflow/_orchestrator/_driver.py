@@ -37,6 +37,7 @@ from inspect_mlflow._orchestrator._session import (
     resolve_log_dir,
     write_json,
 )
+from inspect_mlflow._settings import configure
 
 SWEEP_STATE_ENV = "INSPECT_MLFLOW_SWEEP_STATE"
 STATE_DIR = ".inspect_mlflow"
@@ -198,6 +199,15 @@ def _single(config: RunConfig, ctx: HydraContext) -> int:
     recorder = Recorder(config)  # the helper process warms up MLflow while Inspect loads
     runs = []
     try:
+        # Inspect counts the enabled hooks once, when it first builds a model (just below)
+        configure(
+            hook_settings(
+                config,
+                artifact_setting(ctx.choices.get("artifacts"), config.artifacts, None),
+                None,
+                plan.name,
+            )
+        )
         resolved = validate_plan(config, plan, construct_models=True)
         timings.mark("resolve")
         artifacts = artifact_setting(
@@ -227,6 +237,7 @@ def _single(config: RunConfig, ctx: HydraContext) -> int:
         _end_quietly(recorder, "FAILED")
         raise
     finally:
+        configure(None)
         recorder.close()
 
 
@@ -282,11 +293,15 @@ def _multirun_job(config: RunConfig, ctx: HydraContext) -> int:
         resolved = resolve_points(plan.points, config.eval.limit, construct_models=False)
         console(dry_run_text(plan, resolved, [], log_dir, _mlflow_target(config)))
         return EXIT_OK
-    resolved = resolve_points(plan.points, config.eval.limit, construct_models=True)
     artifacts = artifact_setting(
         ctx.choices.get("artifacts"), config.artifacts, log_dir / STATE_DIR
     )
     settings = hook_settings(config, artifacts, state.run_id, state.name)
+    configure(settings)  # before Inspect counts the enabled hooks (when it builds a model)
+    try:
+        resolved = resolve_points(plan.points, config.eval.limit, construct_models=True)
+    finally:
+        configure(None)
     runs = run_eval_set(resolved, config.eval, log_dir, settings, state.name)
     code = EXIT_OK if all(run.status == "success" for run in runs) else EXIT_FAILED
     _write_job_manifest(ctx, [run.to_json() for run in runs], None, code, state)

@@ -374,4 +374,7 @@ def writer_environment() -> dict[str, str]:
     env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the writer retries itself
     env.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # MLflow's trace cost estimate would otherwise fetch a price catalogue over the network
+    # (~7 s of retries when offline) before using the one it ships with
+    env.setdefault("MLFLOW_MODEL_CATALOG_URI", "")
     return env
