@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from inspect_ai.model import ChatMessageTool, ModelOutput, ModelUsage
+from inspect_ai.tool import Tool, ToolError, tool
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
@@ -65,3 +66,31 @@ def all_artifact_text(client: MlflowClient, run_id: str, path: str = "") -> str:
             with open(client.download_artifacts(run_id, item.path), encoding="utf-8") as f:
                 text.append(f.read())
     return "\n".join(text)
+
+
+@tool
+def add() -> Tool:
+    async def execute(a: int, b: int, api_key: str = "") -> int:
+        """Add two numbers.
+
+        Args:
+            a: First number.
+            b: Second number.
+            api_key: Ignored (checks that credentials never reach traces).
+        """
+        return a + b
+
+    return execute
+
+
+@tool
+def broken() -> Tool:
+    async def execute(x: str) -> str:
+        """A tool that always reports an error to the model.
+
+        Args:
+            x: Anything.
+        """
+        raise ToolError("broken tool")
+
+    return execute

@@ -9,15 +9,20 @@ from inspect_mlflow._settings import (
     Settings,
     SettingsError,
     current_settings,
-    tracking_uri_configured,
+    hooks_switched_on,
 )
 
 logger = logging.getLogger("inspect_mlflow")
 
 
-def hooks_may_be_active() -> bool:
-    """False (cheaply) when no tracking URI is configured at all."""
-    return tracking_uri_configured()
+def switched_on() -> tuple[bool, bool]:
+    """(tracking on, tracing on), cheaply; a bad environment variable stops the eval."""
+    try:
+        return hooks_switched_on()
+    except SettingsError as ex:
+        from inspect_ai._util.error import PrerequisiteError
+
+        raise PrerequisiteError(str(ex)) from None
 
 
 def settings_or_raise() -> Settings:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from inspect_ai.hooks import (
@@ -27,12 +27,11 @@ from inspect_ai.hooks import (
     TaskStart,
 )
 
-from inspect_mlflow._hooks._common import hooks_may_be_active, settings_or_raise
-from inspect_mlflow._records._task import task_key
-from inspect_mlflow._records._traces import TraceContext, sample_trace
+from inspect_mlflow._hooks._common import settings_or_raise, switched_on
 from inspect_mlflow._settings import Settings
-from inspect_mlflow._sink._ops import LogTraces
-from inspect_mlflow._sink._sink import get_sink
+
+if TYPE_CHECKING:
+    from inspect_mlflow._records._traces import TraceContext
 
 logger = logging.getLogger("inspect_mlflow")
 
@@ -68,14 +67,13 @@ class MlflowTracingHooks(Hooks):
         # that is being traced, answer without reading the settings again
         if self._runs:
             return True
-        if not hooks_may_be_active():
-            return False
-        settings = settings_or_raise()
-        return settings.active and settings.tracing
+        return switched_on()[1]
 
     # ---- run level ----------------------------------------------------------------------
 
     async def on_run_start(self, data: RunStart) -> None:
+        from inspect_mlflow._sink._sink import get_sink
+
         settings = settings_or_raise()
         if not (settings.active and settings.tracing):
             self._runs.clear()  # left over from a run whose end never came
@@ -90,6 +88,8 @@ class MlflowTracingHooks(Hooks):
             self._autolog = await anyio.to_thread.run_sync(AutologSession.start, settings)
 
     async def on_run_end(self, data: RunEnd) -> None:
+        from inspect_mlflow._sink._sink import get_sink
+
         settings = self._runs.pop(data.run_id, None) or settings_or_raise()
         # tasks whose on_task_end never came (the task raised or was cancelled)
         for eval_id, task in list(self._tasks.items()):
@@ -105,6 +105,8 @@ class MlflowTracingHooks(Hooks):
     # ---- task level ---------------------------------------------------------------------
 
     async def on_task_start(self, data: TaskStart) -> None:
+        from inspect_mlflow._records._traces import TraceContext
+
         settings = self._runs.get(data.run_id) or settings_or_raise()
         if not (settings.active and settings.tracing):
             return
@@ -128,6 +130,8 @@ class MlflowTracingHooks(Hooks):
             self._autolog.enter_sample(data.sample_id)
 
     async def on_sample_end(self, data: SampleEnd) -> None:
+        from inspect_mlflow._records._traces import sample_trace
+
         if self._autolog is not None:
             self._autolog.exit_sample(data.sample_id)
         task = self._tasks.get(data.eval_id)
@@ -152,6 +156,8 @@ class MlflowTracingHooks(Hooks):
             self._submit(task)
 
     async def on_task_end(self, data: TaskEnd) -> None:
+        from inspect_mlflow._sink._sink import get_sink
+
         task = self._tasks.pop(data.eval_id, None)
         if task is None:
             return
@@ -168,6 +174,10 @@ class MlflowTracingHooks(Hooks):
     # ---- helpers ------------------------------------------------------------------------
 
     def _submit(self, task: _TaskTraces) -> None:
+        from inspect_mlflow._records._task import task_key
+        from inspect_mlflow._sink._ops import LogTraces
+        from inspect_mlflow._sink._sink import get_sink
+
         if task.pending:
             traces, task.pending = task.pending, []
             sink = get_sink(task.settings)

@@ -8,6 +8,8 @@ and run end (flush), on a worker thread so the event loop keeps going.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import anyio
 from inspect_ai.hooks import (
     EvalSetEnd,
@@ -23,15 +25,17 @@ from inspect_ai.log import EvalLog
 
 from inspect_mlflow._hooks._common import (
     experiment_tags,
-    hooks_may_be_active,
     settings_or_raise,
     status_for,
+    switched_on,
 )
-from inspect_mlflow._records._tables import ArtifactSchema, load_schema
-from inspect_mlflow._records._task import TaskRecorder, now_ms, parent_key
 from inspect_mlflow._settings import Settings
-from inspect_mlflow._sink._ops import EndRun, StartRun
-from inspect_mlflow._sink._sink import Sink, get_sink
+
+if TYPE_CHECKING:
+    from inspect_mlflow._records._tables import ArtifactSchema
+    from inspect_mlflow._records._task import TaskRecorder
+    from inspect_mlflow._sink._ops import StartRun
+    from inspect_mlflow._sink._sink import Sink
 
 
 class MlflowTrackingHooks(Hooks):
@@ -50,20 +54,24 @@ class MlflowTrackingHooks(Hooks):
         # configured, and without re-reading the settings while a tracked run is in progress
         if self._open_parents:
             return True
-        if not hooks_may_be_active():
-            return False
-        settings = settings_or_raise()
-        return settings.active and settings.tracking
+        return switched_on()[0]
 
     # ---- run level ----------------------------------------------------------------------
 
     async def on_eval_set_start(self, data: EvalSetStart) -> None:
+        from inspect_mlflow._records._task import parent_key
+
         self._start_parent(parent_key(data.eval_set_id, ""), data.eval_set_id, None)
 
     async def on_run_start(self, data: RunStart) -> None:
+        from inspect_mlflow._records._task import parent_key
+
         self._start_parent(parent_key(data.eval_set_id, data.run_id), data.eval_set_id, data.run_id)
 
     async def on_run_end(self, data: RunEnd) -> None:
+        from inspect_mlflow._records._task import parent_key
+        from inspect_mlflow._sink._sink import get_sink
+
         settings = settings_or_raise()
         key = parent_key(data.eval_set_id, data.run_id)
         logs = {log.eval.eval_id: log for log in data.logs}
@@ -85,6 +93,9 @@ class MlflowTrackingHooks(Hooks):
             await anyio.to_thread.run_sync(get_sink(settings).flush)
 
     async def on_eval_set_end(self, data: EvalSetEnd) -> None:
+        from inspect_mlflow._records._task import parent_key
+        from inspect_mlflow._sink._sink import get_sink
+
         settings = settings_or_raise()
         if self._end_parent(settings, parent_key(data.eval_set_id, "")):
             await anyio.to_thread.run_sync(get_sink(settings).flush)
@@ -92,6 +103,9 @@ class MlflowTrackingHooks(Hooks):
     # ---- task level ---------------------------------------------------------------------
 
     async def on_task_start(self, data: TaskStart) -> None:
+        from inspect_mlflow._records._task import TaskRecorder, parent_key
+        from inspect_mlflow._sink._sink import get_sink
+
         settings = settings_or_raise()
         recorder = TaskRecorder(eval_id=data.eval_id, schema=_schema(settings))
         parent = parent_key(data.eval_set_id, data.run_id)
@@ -115,6 +129,8 @@ class MlflowTrackingHooks(Hooks):
         )
 
     async def on_sample_end(self, data: SampleEnd) -> None:
+        from inspect_mlflow._sink._sink import get_sink
+
         recorder = self._tasks.get(data.eval_id)
         if recorder is None:
             return
@@ -123,6 +139,8 @@ class MlflowTrackingHooks(Hooks):
             get_sink(settings_or_raise()).submit_all(ops)
 
     async def on_task_end(self, data: TaskEnd) -> None:
+        from inspect_mlflow._sink._sink import get_sink
+
         recorder = self._tasks.get(data.eval_id)
         if recorder is None:
             return
@@ -133,6 +151,9 @@ class MlflowTrackingHooks(Hooks):
     # ---- helpers ------------------------------------------------------------------------
 
     def _start_parent(self, key: str, eval_set_id: str | None, run_id: str | None) -> None:
+        from inspect_mlflow._records._task import now_ms
+        from inspect_mlflow._sink._ops import StartRun
+
         if key in self._open_parents:
             return
         settings = settings_or_raise()
@@ -157,6 +178,10 @@ class MlflowTrackingHooks(Hooks):
 
     def _end_parent(self, settings: Settings, key: str) -> bool:
         """End a parent run with the worst status of its tasks; False if nothing was written."""
+        from inspect_mlflow._records._task import now_ms
+        from inspect_mlflow._sink._ops import EndRun
+        from inspect_mlflow._sink._sink import get_sink
+
         status = self._open_parents.pop(key, None)
         if self._pending_parents.pop(key, None) is not None or status is None:
             return False  # no task ever started under it (e.g. a resumed, complete eval set)
@@ -189,4 +214,6 @@ def _unfinished_status(log: EvalLog | None, exception: BaseException | None) -> 
 
 
 def _schema(settings: Settings) -> ArtifactSchema | None:
+    from inspect_mlflow._records._tables import load_schema
+
     return load_schema(settings.artifact_schema) if settings.log_artifacts else None

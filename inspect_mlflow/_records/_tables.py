@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -108,9 +108,12 @@ def load_schema(name_or_path: str) -> ArtifactSchema:
 
 def resolve_path(roots: Mapping[str, Any], path: str) -> Any:
     """Follow a dotted path through attributes, dict keys and list indexes; ``None`` if absent."""
-    parts = path.split(".")
-    value: Any = roots.get(parts[0])
-    for part in parts[1:]:
+    root, *rest = path.split(".")
+    return _follow(roots.get(root), rest)
+
+
+def _follow(value: Any, parts: Sequence[str]) -> Any:
+    for part in parts:
         if value is None:
             return None
         if isinstance(value, Mapping):
@@ -122,8 +125,22 @@ def resolve_path(roots: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+@lru_cache(maxsize=256)
+def _compiled(table: TableSchema) -> tuple[tuple[str, tuple[str, ...], int | None], ...]:
+    """Each column's root, remaining path parts and length cap, split once per table."""
+    compiled = []
+    for column in table.columns:
+        root, *rest = column.path.split(".")
+        compiled.append((root, tuple(rest), column.max_length))
+    return tuple(compiled)
+
+
 def table_row(table: TableSchema, roots: Mapping[str, Any]) -> list[Any]:
-    return [to_cell(resolve_path(roots, c.path), c.max_length) for c in table.columns]
+    # called for every row of every table as samples finish: paths are pre-split
+    return [
+        to_cell(_follow(roots.get(root), rest), max_length)
+        for root, rest, max_length in _compiled(table)
+    ]
 
 
 def sample_row_roots(source: str, sample: Any) -> Iterator[dict[str, Any]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -55,7 +57,11 @@ def to_cell(value: Any, max_length: int | None = None) -> Any:
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
-        return None if math.isnan(value) else value
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return truncate(value, max_length)
+    if isinstance(value, datetime):
+        return value.isoformat()
     return truncate(to_text(value), max_length)
 
 
@@ -65,6 +71,7 @@ def param_value(value: Any) -> str:
     return truncate(text, PARAM_VALUE_LIMIT)
 
 
+@lru_cache(maxsize=4096)
 def metric_name(name: str) -> str:
     """``name`` with characters MLflow rejects in metric keys replaced by ``_``."""
     return _UNSAFE_NAME_CHARS.sub("_", name)[:PARAM_KEY_LIMIT]

@@ -50,6 +50,58 @@ def report(problem: str) -> None:
         print(problem, file=sys.stderr, flush=True)
 
 
+class _Outbox:
+    """The queue between the hooks and the writer, with flush requests and acknowledgements."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()
+        self._tokens = itertools.count(1)
+        self._acks: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def put(self, op: Op | None) -> None:
+        self._queue.put(op)
+
+    def flush(self, timeout: float | None) -> bool:
+        """Queue a flush and wait until the writer acknowledges it (or ``timeout`` passes)."""
+        token = next(self._tokens)
+        event = threading.Event()
+        with self._lock:
+            self._acks[token] = event
+        self._queue.put(Flush(token))
+        done = event.wait(timeout)
+        with self._lock:
+            self._acks.pop(token, None)
+        return done
+
+    def acknowledge(self, token: int) -> None:
+        with self._lock:
+            event = self._acks.get(token)
+        if event is not None:
+            event.set()
+
+    def release_all(self) -> None:
+        """Wake every waiting flush (the writer is gone)."""
+        with self._lock:
+            for event in self._acks.values():
+                event.set()
+
+    def next_batch(self, limit: int) -> tuple[list[Op], bool]:
+        """Wait for records, then take what is queued (up to ``limit``); True once closing."""
+        batch: list[Op] = []
+        item = self._queue.get()
+        while True:
+            if item is None:
+                return batch, True
+            batch.append(item)
+            if len(batch) >= limit:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+
+
 class ProcessTransport:
     def __init__(self, tracking_uri: str, spool_dir: str | None) -> None:
         from inspect_mlflow._sink._writer import writer_environment
@@ -61,10 +113,7 @@ class ProcessTransport:
             stdout=subprocess.PIPE,
             env=writer_environment(),
         )
-        self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()
-        self._tokens = itertools.count(1)
-        self._acks: dict[int, threading.Event] = {}
-        self._lock = threading.Lock()
+        self._outbox = _Outbox()
         self._dead = False
         self._sender = threading.Thread(
             target=self._send_loop, name="inspect-mlflow-send", daemon=True
@@ -76,7 +125,7 @@ class ProcessTransport:
         self._reader.start()
 
     def submit(self, op: Op) -> None:
-        self._queue.put(op)
+        self._outbox.put(op)
 
     def alive(self) -> bool:
         return not self._dead and self._process.poll() is None
@@ -84,18 +133,10 @@ class ProcessTransport:
     def flush(self, timeout: float | None = None) -> bool:
         if self._dead:
             return False
-        token = next(self._tokens)
-        event = threading.Event()
-        with self._lock:
-            self._acks[token] = event
-        self._queue.put(Flush(token))
-        done = event.wait(timeout)
-        with self._lock:
-            self._acks.pop(token, None)
-        return done and not self._dead
+        return self._outbox.flush(timeout) and not self._dead
 
     def close(self, timeout: float | None = None) -> None:
-        self._queue.put(None)
+        self._outbox.put(None)
         self._sender.join(timeout)
         try:
             self._process.wait(timeout)
@@ -109,19 +150,7 @@ class ProcessTransport:
         assert stdin is not None
         closing = False
         while not closing:
-            batch: list[Op] = []
-            item = self._queue.get()
-            while True:
-                if item is None:
-                    closing = True
-                    break
-                batch.append(item)
-                if len(batch) >= _BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            batch, closing = self._outbox.next_batch(_BATCH)
             if batch and not self._write(stdin, batch):
                 self._died()
                 return
@@ -151,10 +180,7 @@ class ProcessTransport:
             if "problem" in message:
                 report(message["problem"])
             if "ack" in message:
-                with self._lock:
-                    event = self._acks.get(message["ack"])
-                if event is not None:
-                    event.set()
+                self._outbox.acknowledge(message["ack"])
         if self._process.poll() not in (None, 0):
             self._died()
 
@@ -167,19 +193,14 @@ class ProcessTransport:
             "records since the last flush may be missing from MLflow. Nothing is lost from the "
             ".eval logs: re-log them with `python -m inspect_mlflow log LOG_FILE --replace`."
         )
-        with self._lock:
-            for event in self._acks.values():
-                event.set()
+        self._outbox.release_all()
 
 
 class ThreadTransport:
     """The writer on a background thread of this process (simpler, shares the GIL)."""
 
     def __init__(self, tracking_uri: str, spool_dir: str | None) -> None:
-        self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()
-        self._tokens = itertools.count(1)
-        self._acks: dict[int, threading.Event] = {}
-        self._lock = threading.Lock()
+        self._outbox = _Outbox()
         self._uri = tracking_uri
         self._spool_dir = spool_dir
         self._thread = threading.Thread(
@@ -188,24 +209,16 @@ class ThreadTransport:
         self._thread.start()
 
     def submit(self, op: Op) -> None:
-        self._queue.put(op)
+        self._outbox.put(op)
 
     def alive(self) -> bool:
         return self._thread.is_alive()
 
     def flush(self, timeout: float | None = None) -> bool:
-        token = next(self._tokens)
-        event = threading.Event()
-        with self._lock:
-            self._acks[token] = event
-        self._queue.put(Flush(token))
-        done = event.wait(timeout)
-        with self._lock:
-            self._acks.pop(token, None)
-        return done
+        return self._outbox.flush(timeout)
 
     def close(self, timeout: float | None = None) -> None:
-        self._queue.put(None)
+        self._outbox.put(None)
         self._thread.join(timeout)
 
     def _loop(self) -> None:
@@ -219,17 +232,7 @@ class ThreadTransport:
             writer = None
         closing = False
         while not closing:
-            batch: list[Op] = []
-            item = self._queue.get()
-            while True:
-                if item is None:
-                    closing = True
-                    break
-                batch.append(item)
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            batch, closing = self._outbox.next_batch(_BATCH)
             start = 0
             for index, op in enumerate(batch):
                 if isinstance(op, Flush):
@@ -238,10 +241,7 @@ class ThreadTransport:
                         for problem in writer.take_problems():
                             report(problem)
                     start = index + 1
-                    with self._lock:
-                        event = self._acks.get(op.token)
-                    if event is not None:
-                        event.set()
+                    self._outbox.acknowledge(op.token)
             if writer is not None:
                 writer.apply(batch[start:])
                 for problem in writer.take_problems():

@@ -7,6 +7,7 @@ Reads length-prefixed pickled batches of records from stdin and applies them wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -30,6 +31,10 @@ def main() -> int:
     # Ctrl-C in a terminal reaches the whole process group: the eval decides how runs end
     # (KILLED) and closes our stdin; dying here first would lose those last records.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The eval comes first: when both want a core, the writer (which only has to be done by
+    # the next flush) yields; it catches up while the eval waits on models or has finished.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     config = json.loads(sys.argv[1])
     # keep stdout for acknowledgements only: anything MLflow prints goes to stderr
     ack = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import posixpath
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -253,10 +254,9 @@ class Writer:
         state = self._state(op.key)
         if state is None or state.skip or state.ended:
             return
-        for artifact_file in list(state.tables):
-            columns, path = state.tables[artifact_file]
-            self._log_table(state.run_id, artifact_file, columns, path)
-            del state.tables[artifact_file]
+        if state.tables:
+            self._log_tables(state.run_id, state.tables)
+            state.tables.clear()
         self._call(
             self.client.set_terminated,
             state.run_id,
@@ -265,13 +265,41 @@ class Writer:
         )
         state.ended = True
 
-    def _log_table(self, run_id: str, artifact_file: str, columns: list[str], path: Path) -> None:
-        data: dict[str, list[Any]] = {column: [] for column in columns}
-        for row in _read_rows(path):
-            for column, cell in zip(columns, row, strict=True):
-                data[column].append(cell)
-        self._call(self.client.log_table, run_id, data=data, artifact_file=artifact_file)
-        path.unlink(missing_ok=True)
+    def _log_tables(self, run_id: str, tables: dict[str, tuple[list[str], Path]]) -> None:
+        """Write tables as ``MlflowClient.log_table`` does, streaming rows from the spool files.
+
+        The files are ``log_table``'s format (pandas' ``orient="split"`` JSON) and the run's
+        ``mlflow.loggedArtifacts`` tag lists them as tables, so MLflow's UI and
+        ``mlflow.load_table`` read them as usual; but no table is ever held in memory (the
+        writer's memory does not grow with the number of samples), there is one upload per
+        folder and one tag update per run, instead of a DataFrame, a listing, an upload, a
+        run read and a tag write per table.
+        """
+        from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
+
+        with tempfile.TemporaryDirectory(prefix="inspect_mlflow_upload_") as staging:
+            folders: set[str] = set()
+            for artifact_file, (columns, rows) in tables.items():
+                target = Path(staging, artifact_file)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _write_split_json(target, columns, rows)
+                rows.unlink(missing_ok=True)
+                folders.add(posixpath.dirname(artifact_file))
+            for folder in sorted(folders):
+                local = Path(staging, folder) if folder else Path(staging)
+                if folder:
+                    self._call(self.client.log_artifacts, run_id, str(local), folder)
+                else:
+                    for item in local.iterdir():
+                        if item.is_file():
+                            self._call(self.client.log_artifact, run_id, str(item))
+        run = self._call(self.client.get_run, run_id)
+        listed = json.loads(run.data.tags.get(MLFLOW_LOGGED_ARTIFACTS, "[]"))
+        for artifact_file in tables:
+            entry = {"path": artifact_file, "type": "table"}
+            if entry not in listed:
+                listed.append(entry)
+        self._call(self.client.set_tag, run_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps(listed))
 
     def _log_traces(self, op: LogTraces) -> None:
         if self.trace_handler is None:
@@ -324,6 +352,21 @@ class Writer:
                 if attempt > self.retries:
                     raise MlflowUnavailable(_one_line(ex)) from ex
                 time.sleep(self.backoff * (2 ** (attempt - 1)))
+
+
+def _write_split_json(target: Path, columns: list[str], rows: Path) -> None:
+    """``{"columns": [...], "data": [[...], ...]}`` from a file of one JSON row per line."""
+    with target.open("w", encoding="utf-8") as out:
+        out.write('{"columns":')
+        out.write(json.dumps(columns))
+        out.write(',"data":[')
+        if rows.exists():
+            with rows.open(encoding="utf-8") as lines:
+                for index, line in enumerate(lines):
+                    if index:
+                        out.write(",")
+                    out.write(line.rstrip("\n"))
+        out.write("]}")
 
 
 def _read_rows(path: Path) -> list[list[Any]]:

@@ -12,39 +12,20 @@ from inspect_ai.dataset import Sample
 from inspect_ai.log import EvalLog, read_eval_log
 from inspect_ai.scorer import includes, match
 from inspect_ai.solver import generate, solver, use_tools
-from inspect_ai.tool import Tool, ToolError, tool
 from mlflow import MlflowClient
 
-from tests.helpers import USAGE, all_artifact_text, runs, scripted_agent, table, task_runs
+from tests.helpers import (
+    USAGE,
+    add,
+    all_artifact_text,
+    broken,
+    runs,
+    scripted_agent,
+    table,
+    task_runs,
+)
 
 SECRET = "sk-TOPSECRET-123"
-
-
-@tool
-def add() -> Tool:
-    async def execute(a: int, b: int) -> int:
-        """Add two numbers.
-
-        Args:
-            a: First number.
-            b: Second number.
-        """
-        return a + b
-
-    return execute
-
-
-@tool
-def broken() -> Tool:
-    async def execute(x: str) -> str:
-        """A tool that always fails.
-
-        Args:
-            x: Anything.
-        """
-        raise ToolError("broken tool")
-
-    return execute
 
 
 @task
@@ -115,7 +96,9 @@ def expected_metrics(log: EvalLog) -> dict[str, float]:
     return expected
 
 
-def test_run_tree_params_metrics_and_tables(live: tuple[MlflowClient, EvalLog]) -> None:
+def test_run_tree_params_metrics_and_tables(
+    live: tuple[MlflowClient, EvalLog], tracking_uri: str
+) -> None:
     client, log = live
     all_runs = runs(client)
     assert len(all_runs) == 2
@@ -192,6 +175,21 @@ def test_run_tree_params_metrics_and_tables(live: tuple[MlflowClient, EvalLog]) 
     assert len(tasks["data"]) == 1 and tasks["data"][0][0] == log.eval.eval_id
     times = samples["data"][0][samples["columns"].index("total_time")]
     assert isinstance(times, float)
+
+    # the UI's view of tables: listed in the run's tag, readable with MLflow's own reader
+    import json
+
+    listed = json.loads(child.data.tags["mlflow.loggedArtifacts"])
+    assert {entry["path"] for entry in listed if entry["type"] == "table"} == {
+        f"inspect/{name}.json"
+        for name in ("tasks", "samples", "messages", "sample_scores", "events", "model_usage")
+    }
+    experiment_id = child.info.experiment_id
+    frame = MlflowClient(tracking_uri).load_table(
+        experiment_id, "inspect/sample_scores.json", run_ids=[run_id]
+    )
+    assert list(frame.columns) == scores["columns"] and len(frame) == 12
+    assert sorted(frame["value"].tolist()) == sorted(row[3] for row in scores["data"])
 
 
 def test_secrets_never_reach_mlflow(live: tuple[MlflowClient, EvalLog]) -> None:

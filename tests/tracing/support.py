@@ -15,44 +15,16 @@ from inspect_ai.dataset import Sample
 from inspect_ai.model import ChatMessageTool, ModelOutput
 from inspect_ai.scorer import includes, match
 from inspect_ai.solver import generate, use_tools
-from inspect_ai.tool import Tool, ToolError, tool
+from inspect_ai.tool import Tool, tool
 from mlflow import MlflowClient
 from mlflow.entities import Trace
 
-from tests.helpers import usage
+from tests.helpers import add, broken, usage  # noqa: F401  (re-exported for the tests)
 
 # sample 1: right for both scorers; 2: only `includes` accepts it; 3: wrong for both;
 # 4: its first tool call raises (not a ToolError), so the sample errors
 ANSWERS = {1: "5", 2: "5 is the answer, I think", 3: "no idea"}
 ERRORING_SAMPLE = 4
-
-
-@tool
-def add() -> Tool:
-    async def execute(a: int, b: int, api_key: str = "") -> int:
-        """Add two numbers.
-
-        Args:
-            a: First number.
-            b: Second number.
-            api_key: Ignored (checks that credentials never reach traces).
-        """
-        return a + b
-
-    return execute
-
-
-@tool
-def broken() -> Tool:
-    async def execute(x: str) -> str:
-        """A tool that always reports an error to the model.
-
-        Args:
-            x: Anything.
-        """
-        raise ToolError("broken tool")
-
-    return execute
 
 
 @tool
