@@ -46,9 +46,9 @@ def log_eval_log(
 
     from inspect_mlflow._hooks._common import experiment_tags, status_for
     from inspect_mlflow._records._tables import load_schema
-    from inspect_mlflow._records._task import TaskRecorder, parent_key
+    from inspect_mlflow._records._task import TaskRecorder, parent_start
     from inspect_mlflow._records._traces import sample_trace
-    from inspect_mlflow._sink._ops import EndRun, LogTraces, Op, StartRun
+    from inspect_mlflow._sink._ops import EndRun, LogTraces, Op
     from inspect_mlflow._sink._spool import Spool
     from inspect_mlflow._sink._writer import RUN_KEY_TAG, Writer
 
@@ -78,29 +78,21 @@ def log_eval_log(
                 [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{recorder.key}'"
             ):
                 writer.client.delete_run(run.info.run_id)
-        parent = parent_key(spec.eval_set_id, spec.run_id)
-        tags = dict(base.extra_tags)
-        if spec.eval_set_id:
-            tags["inspect.eval_set_id"] = spec.eval_set_id
-            name = f"eval-set-{spec.eval_set_id[:8]}"
-        else:
-            tags["inspect.run_id"] = spec.run_id
-            name = f"run-{spec.run_id[:8]}"
+        parent = parent_start(
+            spec.eval_set_id,
+            spec.run_id,
+            experiment=experiment_name,
+            parent_run_id=base.parent_run_id,
+            extra_tags=base.extra_tags,
+            experiment_tags=experiment_tags(base),
+        )
         ops: list[Op] = [
-            StartRun(
-                key=parent,
-                experiment=experiment_name,
-                name=name,
-                tags=tags,
-                parent_run_id=base.parent_run_id,
-                reuse_finished=True,
-                experiment_tags=experiment_tags(base),
-            ),
+            parent,
             recorder.start(
                 spec,
                 eval_log.plan,
                 experiment=experiment_name,
-                parent=parent,
+                parent=parent.key,
                 parent_run_id=None,
                 run_name_template=base.run_name_template,
                 extra_tags=base.extra_tags,
@@ -120,7 +112,7 @@ def log_eval_log(
         if batch:
             writer.apply([LogTraces(key=recorder.key, traces=batch)])
         status = status_for(eval_log.status)
-        writer.apply([*recorder.finish(eval_log, status), EndRun(key=parent, status=status)])
+        writer.apply([*recorder.finish(eval_log, status), EndRun(key=parent.key, status=status)])
         problems = writer.take_problems()
         if problems:
             raise BackfillError("; ".join(problems))

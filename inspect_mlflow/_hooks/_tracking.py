@@ -74,6 +74,7 @@ class MlflowTrackingHooks(Hooks):
 
         settings = settings_or_raise()
         key = parent_key(data.eval_set_id, data.run_id)
+        written = key not in self._pending_parents  # a task started: records were submitted
         logs = {log.eval.eval_id: log for log in data.logs}
         interrupted = data.exception is not None
         for eval_id, recorder in list(self._tasks.items()):
@@ -89,7 +90,7 @@ class MlflowTrackingHooks(Hooks):
         # An eval set's parent ends at on_eval_set_end, which an interrupted run never reaches.
         if data.eval_set_id is None or interrupted:
             self._end_parent(settings, key)
-        if key not in self._pending_parents:
+        if written:
             await anyio.to_thread.run_sync(get_sink(settings).flush)
 
     async def on_eval_set_end(self, data: EvalSetEnd) -> None:
@@ -151,29 +152,19 @@ class MlflowTrackingHooks(Hooks):
     # ---- helpers ------------------------------------------------------------------------
 
     def _start_parent(self, key: str, eval_set_id: str | None, run_id: str | None) -> None:
-        from inspect_mlflow._records._task import now_ms
-        from inspect_mlflow._sink._ops import StartRun
+        from inspect_mlflow._records._task import parent_start
 
         if key in self._open_parents:
             return
         settings = settings_or_raise()
         self._open_parents[key] = "FINISHED"
-        tags = dict(settings.extra_tags)
-        if eval_set_id:
-            tags["inspect.eval_set_id"] = eval_set_id
-            name = f"eval-set-{eval_set_id[:8]}"
-        else:
-            tags["inspect.run_id"] = run_id or ""
-            name = f"run-{(run_id or '')[:8]}"
-        self._pending_parents[key] = StartRun(
-            key=key,
+        self._pending_parents[key] = parent_start(
+            eval_set_id,
+            run_id or "",
             experiment=settings.experiment_name,
-            name=name,
-            tags=tags,
             parent_run_id=settings.parent_run_id,
-            start_time_ms=now_ms(),
+            extra_tags=settings.extra_tags,
             experiment_tags=experiment_tags(settings),
-            reuse_finished=True,
         )
 
     def _end_parent(self, settings: Settings, key: str) -> bool:

@@ -54,6 +54,34 @@ def parent_key(eval_set_id: str | None, run_id: str) -> str:
     return f"eval_set:{eval_set_id}" if eval_set_id else f"run:{run_id}"
 
 
+def parent_start(
+    eval_set_id: str | None,
+    run_id: str,
+    experiment: str,
+    parent_run_id: str | None,
+    extra_tags: dict[str, str],
+    experiment_tags: dict[str, str],
+) -> StartRun:
+    """The parent run of an eval set (or of one ``eval()`` run): live hooks and backfill alike."""
+    tags = dict(extra_tags)
+    if eval_set_id:
+        tags["inspect.eval_set_id"] = eval_set_id
+        name = f"eval-set-{eval_set_id[:8]}"
+    else:
+        tags["inspect.run_id"] = run_id
+        name = f"run-{run_id[:8]}"
+    return StartRun(
+        key=parent_key(eval_set_id, run_id),
+        experiment=experiment,
+        name=name,
+        tags=tags,
+        parent_run_id=parent_run_id,
+        start_time_ms=now_ms(),
+        experiment_tags=experiment_tags,
+        reuse_finished=True,
+    )
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 

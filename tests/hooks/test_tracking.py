@@ -327,8 +327,13 @@ def test_eval_set_logs_everything_from_header_only_logs_and_resumes_without_dupl
             assert run.data.metrics[name] == pytest.approx(value), name
         assert len(client.get_metric_history(run.info.run_id, "sample/match")) == 3
 
+    from inspect_mlflow._sink import _sink
+
+    _sink.close_sink()
+    configure_hooks(tracking_uri=tracking_uri, tracing=True)
     run_set()  # everything is complete: resumes, logs nothing new
     assert len(runs(client)) == 3
+    assert _sink._sink is None  # and no hook even started the writer
 
 
 def test_simulated_model_cost_and_reproducible_answers(
