@@ -165,6 +165,7 @@ class MlflowTrackingHooks(Hooks):
             parent_run_id=settings.parent_run_id,
             extra_tags=settings.extra_tags,
             experiment_tags=experiment_tags(settings),
+            parent_run_key=settings.parent_run_key,
         )
 
     def _end_parent(self, settings: Settings, key: str) -> bool:

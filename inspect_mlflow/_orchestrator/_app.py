@@ -32,9 +32,9 @@ def run_app(args: list[str]) -> int:
         return EXIT_USAGE
     main = hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(job)
     if _will_track(args):
-        from inspect_mlflow._orchestrator._tracker import Tracker
+        from inspect_mlflow._sink._sink import prestart_writer
 
-        STATE.prestarted = Tracker()  # imports MLflow while Hydra composes and Inspect loads
+        prestart_writer()  # the hooks' writer imports MLflow while Hydra composes
     saved = sys.argv
     sys.argv = ["inspect_mlflow", *args]
     try:
@@ -47,21 +47,20 @@ def run_app(args: list[str]) -> int:
         return EXIT_INTERRUPTED
     finally:
         sys.argv = saved
-        STATE.discard_prestarted()
+        _discard_prestarted()
     return EXIT_OK if STATE.exit_code is None else STATE.exit_code
 
 
 _NO_RUN_FLAGS = {
     "-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "--resolve",
-    "--shell-completion", "-sc", "-m", "--multirun",
+    "--shell-completion", "-sc",
 }  # fmt: skip
 
 
 def _will_track(args: list[str]) -> bool:
     """Whether this command line will (most likely) write to MLflow from this process.
 
-    A wrong guess costs only a helper process that exits; multiruns start their own helper
-    in the launching callback.
+    A wrong guess costs only a writer process that exits without writing anything.
     """
     if any(arg in _NO_RUN_FLAGS for arg in args):
         return False
@@ -81,6 +80,13 @@ def job(cfg: Any) -> None:
     code = run_job(cfg)
     if HydraConfig.get().mode != RunMode.MULTIRUN:
         STATE.exit_code = code
+
+
+def _discard_prestarted() -> None:
+    if "inspect_mlflow._sink._sink" in sys.modules:
+        from inspect_mlflow._sink._sink import discard_prestarted_writer
+
+        discard_prestarted_writer()
 
 
 def _interrupted() -> None:

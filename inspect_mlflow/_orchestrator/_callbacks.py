@@ -107,9 +107,8 @@ def _start(config: Any) -> None:
     else:
         recorder = Recorder(base)
         STATE.recorder = recorder
-        run_id = recorder.open(
-            base, name, log_dir, overrides, config_yaml(config), "multirun", _print
-        )
+        recorder.open(base, name, log_dir, overrides, config_yaml(config), "multirun")
+        run_id = recorder.opened(_print)  # the jobs (maybe other processes) need its id
     state = {
         "name": name,
         "run_id": run_id,

@@ -196,31 +196,31 @@ def _single(config: RunConfig, ctx: HydraContext) -> int:
         console(dry_run_text(plan, resolved, pairs, log_dir, _mlflow_target(config)))
         return EXIT_OK
 
-    recorder = Recorder(config)  # the helper process warms up MLflow while Inspect loads
+    recorder: Recorder | None = None
     runs = []
     try:
+        artifacts = artifact_setting(ctx.choices.get("artifacts"), config.artifacts, None)
         # Inspect counts the enabled hooks once, when it first builds a model (just below)
-        configure(
-            hook_settings(
-                config,
-                artifact_setting(ctx.choices.get("artifacts"), config.artifacts, None),
-                None,
-                plan.name,
-            )
-        )
+        configure(hook_settings(config, artifacts, plan.name))
         resolved = validate_plan(config, plan, construct_models=True)
         timings.mark("resolve")
+        # valid: only now may the store be created (by the writer run_app started, which has
+        # imported MLflow meanwhile)
+        recorder = Recorder(config)
         artifacts = artifact_setting(
             ctx.choices.get("artifacts"), config.artifacts, log_dir / STATE_DIR
         )
-        parent = recorder.open(
-            config, plan.name, log_dir, ctx.overrides, ctx.config_yaml, "run", console
+        # queued before the hooks' first record: the eval does not wait for MLflow
+        parent_key = recorder.open(
+            config, plan.name, log_dir, ctx.overrides, ctx.config_yaml, "run"
         )
-        settings = hook_settings(config, artifacts, parent, plan.name)
+        settings = hook_settings(config, artifacts, plan.name, parent_run_key=parent_key)
+        recorder.opened(console, wait=False)
         timings.mark("sweep_run")
         console(f"Running {len(resolved)} grid point(s) with eval_set, log dir {log_dir}")
         runs = run_eval_set(resolved, config.eval, log_dir, settings, plan.name)
         timings.mark("eval_set")
+        recorder.opened(console)
         code, outcomes = finish(config, runs, recorder, plan.name, console)
         timings.mark("compare")
         metrics, tags = sweep_end_values(runs, outcomes)
@@ -230,15 +230,18 @@ def _single(config: RunConfig, ctx: HydraContext) -> int:
         timings.report()
         return code
     except KeyboardInterrupt:
-        _end_quietly(recorder, "KILLED")
-        console("inspect_mlflow: interrupted; the sweep run is marked KILLED (re-run to resume)")
+        if recorder is not None:
+            _end_quietly(recorder, "KILLED")
+            console("inspect_mlflow: interrupted; the sweep run is marked KILLED (re-run to resume)")
         raise
     except BaseException:
-        _end_quietly(recorder, "FAILED")
+        if recorder is not None:
+            _end_quietly(recorder, "FAILED")
         raise
     finally:
         configure(None)
-        recorder.close()
+        if recorder is not None:
+            recorder.close()
 
 
 def _end_quietly(recorder: Recorder, status: str) -> None:
@@ -296,7 +299,7 @@ def _multirun_job(config: RunConfig, ctx: HydraContext) -> int:
     artifacts = artifact_setting(
         ctx.choices.get("artifacts"), config.artifacts, log_dir / STATE_DIR
     )
-    settings = hook_settings(config, artifacts, state.run_id, state.name)
+    settings = hook_settings(config, artifacts, state.name, parent_run_id=state.run_id)
     configure(settings)  # before Inspect counts the enabled hooks (when it builds a model)
     try:
         resolved = resolve_points(plan.points, config.eval.limit, construct_models=True)

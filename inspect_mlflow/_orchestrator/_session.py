@@ -143,20 +143,41 @@ def artifact_setting(
     return True, str(path)
 
 
+def _tracking_uri(config: RunConfig) -> str | None:
+    mlflow = config.mlflow
+    return absolute_uri(mlflow.tracking_uri) if mlflow.enabled and mlflow.tracking_uri else None
+
+
+def sink_settings(config: RunConfig) -> Settings:
+    """What picks the writer (the sink's identity): the same as :func:`hook_settings`', so the
+    orchestrator's requests and the hooks' records share one writer, in order."""
+    return Settings.validated(
+        {
+            "tracking_uri": _tracking_uri(config),
+            "writer": config.mlflow.writer,
+            "spool_dir": config.mlflow.spool_dir,
+        },
+        source="mlflow configuration",
+    )
+
+
 def hook_settings(
     config: RunConfig,
     artifacts: tuple[bool, str],
-    parent_run_id: str | None,
     sweep_name: str,
+    parent_run_id: str | None = None,
+    parent_run_key: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> Settings:
-    """The hooks' settings for this sweep (same model as the env vars)."""
+    """The hooks' settings for this sweep (same model as the env vars).
+
+    ``tags``: the git tags, when the caller has them already (else they are read here).
+    """
     mlflow = config.mlflow
     return Settings.validated(
         {
             "enabled": mlflow.enabled,
-            "tracking_uri": absolute_uri(mlflow.tracking_uri)
-            if mlflow.enabled and mlflow.tracking_uri
-            else None,
+            "tracking_uri": _tracking_uri(config),
             "experiment_name": mlflow.experiment_name,
             "tracing": config.tracing.enabled,
             "trace_max_chars": config.tracing.max_chars,
@@ -165,8 +186,13 @@ def hook_settings(
             "autolog_enabled": config.autolog.enabled,
             "autolog_models": tuple(config.autolog.models),
             "parent_run_id": parent_run_id,
+            "parent_run_key": parent_run_key,
             "run_name_template": mlflow.run_name_template,
-            "extra_tags": {**git_tags(), **mlflow.tags, "inspect_mlflow.sweep": sweep_name},
+            "extra_tags": {
+                **(git_tags() if tags is None else tags),
+                **mlflow.tags,
+                "inspect_mlflow.sweep": sweep_name,
+            },
             "writer": mlflow.writer,
             "spool_dir": mlflow.spool_dir,
         },
@@ -189,12 +215,29 @@ _CI_BRANCH_VARIABLES = ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAM
 """Where CI systems put the branch when the checkout is a detached HEAD."""
 
 
+_git_tags_cache: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def forget_git_tags() -> None:
+    """Read them again (a new ``run_app``: the checkout may have moved)."""
+    _git_tags_cache.clear()
+
+
 def git_tags(cwd: Path | None = None) -> dict[str, str]:
     """Commit and branch of the working directory's git checkout, if any.
 
     They go on the sweep run and (through the hooks) on every task run, so a check can pick
     "the latest run of the main branch" with ``mlflow:tags.`mlflow.source.git.branch` = 'main'``.
+    Read once per directory (and CI branch variables) in a process: each read runs git twice.
     """
+    where = str(Path(cwd or os.getcwd()).resolve())
+    cache_key = (where, *(os.environ.get(v, "") for v in _CI_BRANCH_VARIABLES))
+    if cache_key not in _git_tags_cache:
+        _git_tags_cache[cache_key] = _read_git_tags(Path(where))
+    return dict(_git_tags_cache[cache_key])
+
+
+def _read_git_tags(cwd: Path) -> dict[str, str]:
     tags: dict[str, str] = {}
     for tag, args in (
         ("mlflow.source.git.commit", ["rev-parse", "HEAD"]),

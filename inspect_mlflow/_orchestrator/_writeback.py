@@ -1,14 +1,14 @@
 """The orchestrator's MLflow records: the sweep run and one child run per comparison.
 
-Runs in the helper process (:mod:`._tracker`) with an explicit ``MlflowClient(tracking_uri)``;
-never ``mlflow.set_tracking_uri``/``set_experiment``. Runs are found again by their
-``inspect.key`` tag (the hooks' writer does the lookup), so a re-run of the same sweep reuses
-its sweep run, and a comparison whose inputs did not change is not written twice.
+Runs in the hooks' writer (``Call`` records, see :mod:`inspect_mlflow._sink._calls`), with the
+writer's explicit ``MlflowClient(tracking_uri)``; never ``mlflow.set_tracking_uri`` or
+``set_experiment``. Runs are found again by their ``inspect.key`` tag (the writer does the
+lookup), so a re-run of the same sweep reuses its sweep run, and a comparison whose inputs
+did not change is not written twice.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -56,24 +56,18 @@ _RUN_STATS = (
 """Run stats of both sides, named like the task runs' metrics: ``<name>/baseline|candidate|delta``."""
 
 
-class Backend:
-    """The helper process's request handlers (see :class:`._tracker.Tracker`)."""
+CALLS = frozenset({"open_sweep", "end_sweep", "task_runs", "warm", "compare"})
+"""The :class:`Backend` methods a writer serves."""
 
-    def __init__(self, tracking_uri: str) -> None:
-        self.writer = Writer(tracking_uri, spool=None)
-        self.client = self.writer.client
+
+class Backend:
+    """The orchestrator's requests, served by the hooks' writer (``Call`` records)."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.client = writer.client
         self._sweep: tuple[str, str] | None = None
         """(key, run id) of the open sweep run."""
-        self._connect(tracking_uri)
-
-    def _connect(self, tracking_uri: str) -> None:
-        """Open the store now (SQLite checks its schema on first use), while the main process
-        is still loading Inspect; but never create a store nobody asked to write to yet."""
-        prefix = "sqlite:///"
-        if tracking_uri.startswith(prefix) and not Path(tracking_uri[len(prefix) :]).is_file():
-            return
-        with contextlib.suppress(Exception):  # reported by the first real request
-            self.client.search_experiments(max_results=1)
 
     # ---- sweep run --------------------------------------------------------------------
 

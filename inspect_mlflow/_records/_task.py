@@ -61,6 +61,7 @@ def parent_start(
     parent_run_id: str | None,
     extra_tags: dict[str, str],
     experiment_tags: dict[str, str],
+    parent_run_key: str | None = None,
 ) -> StartRun:
     """The parent run of an eval set (or of one ``eval()`` run): live hooks and backfill alike."""
     tags = dict(extra_tags)
@@ -75,6 +76,7 @@ def parent_start(
         experiment=experiment,
         name=name,
         tags=tags,
+        parent_key=parent_run_key,
         parent_run_id=parent_run_id,
         start_time_ms=now_ms(),
         experiment_tags=experiment_tags,

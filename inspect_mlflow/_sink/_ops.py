@@ -80,7 +80,30 @@ class Flush:
     token: int
 
 
-Op = StartRun | LogValues | AppendRows | EndRun | LogTraces | BindRun | Flush
+@dataclass(frozen=True)
+class Call:
+    """A request answered by the writer once the records before it are applied.
+
+    The orchestrator's sweep-level work (open the sweep run, compare, write back) goes
+    through the hooks' writer this way, so one process imports MLflow and the sweep run is
+    created before any run the hooks start under it, without the eval waiting for it.
+    Never spooled: a call that cannot be served is answered with an error.
+    """
+
+    token: int
+    method: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Configure:
+    """First record to a writer started before its tracking URI was known (see ``prestart``)."""
+
+    tracking_uri: str
+    spool_dir: str | None = None
+
+
+Op = StartRun | LogValues | AppendRows | EndRun | LogTraces | BindRun | Flush | Call | Configure
 
 _OP_TYPES: dict[str, type] = {
     cls.__name__: cls

@@ -16,10 +16,11 @@ import queue
 import subprocess
 import sys
 import threading
-from typing import IO, Protocol
+from concurrent.futures import Future
+from typing import IO, Any, Protocol
 
-from inspect_mlflow._sink._ops import Flush, Op
-from inspect_mlflow._sink._worker import HEADER
+from inspect_mlflow._sink._ops import Call, Configure, Flush, Op
+from inspect_mlflow._sink._worker import HEADER, decode_value
 
 logger = logging.getLogger("inspect_mlflow")
 
@@ -30,6 +31,8 @@ class Transport(Protocol):
     def submit(self, op: Op) -> None: ...
 
     def flush(self, timeout: float | None = None) -> bool: ...
+
+    def call(self, method: str, kwargs: dict[str, Any]) -> Future[Any]: ...
 
     def alive(self) -> bool: ...
 
@@ -50,14 +53,22 @@ def report(problem: str) -> None:
         print(problem, file=sys.stderr, flush=True)
 
 
+class WriterError(RuntimeError):
+    """A call the writer could not serve (or the writer is gone)."""
+
+
 class _Outbox:
-    """The queue between the hooks and the writer, with flush requests and acknowledgements."""
+    """The queue between the hooks and the writer, with flush requests and acknowledgements,
+    and calls with their answers."""
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()
         self._tokens = itertools.count(1)
         self._acks: dict[int, threading.Event] = {}
+        self._calls: dict[int, Future[Any]] = {}
         self._lock = threading.Lock()
+        self.gone: str | None = None
+        """Why the writer cannot answer any more (``None`` while it can)."""
 
     def put(self, op: Op | None) -> None:
         self._queue.put(op)
@@ -74,17 +85,54 @@ class _Outbox:
             self._acks.pop(token, None)
         return done
 
+    def call(self, method: str, kwargs: dict[str, Any]) -> Future[Any]:
+        """Queue a call; its future gets the writer's answer."""
+        future: Future[Any] = Future()
+        with self._lock:
+            if self.gone is not None:
+                future.set_exception(WriterError(self.gone))
+                return future
+            token = next(self._tokens)
+            self._calls[token] = future
+        self._queue.put(Call(token, method, kwargs))
+        return future
+
     def acknowledge(self, token: int) -> None:
         with self._lock:
             event = self._acks.get(token)
         if event is not None:
             event.set()
 
-    def release_all(self) -> None:
-        """Wake every waiting flush (the writer is gone)."""
+    def answer(self, token: int, ok: bool, value: Any) -> None:
         with self._lock:
+            future = self._calls.pop(token, None)
+        if future is None:
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(WriterError(str(value)))
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        """A message from the writer (see :mod:`._serve`); answers' values already decoded."""
+        for problem in message.get("problems", []):
+            report(problem)
+        if "problem" in message:
+            report(message["problem"])
+        if "ack" in message:
+            self.acknowledge(message["ack"])
+        if "answer" in message:
+            self.answer(message["answer"], bool(message.get("ok")), message.get("value"))
+
+    def release_all(self, reason: str) -> None:
+        """Wake every waiting flush and fail every pending call (the writer is gone)."""
+        with self._lock:
+            self.gone = reason
             for event in self._acks.values():
                 event.set()
+            calls, self._calls = self._calls, {}
+        for future in calls.values():
+            future.set_exception(WriterError(reason))
 
     def next_batch(self, limit: int) -> tuple[list[Op], bool]:
         """Wait for records, then take what is queued (up to ``limit``); True once closing."""
@@ -103,7 +151,10 @@ class _Outbox:
 
 
 class ProcessTransport:
-    def __init__(self, tracking_uri: str, spool_dir: str | None) -> None:
+    """The writer in a subprocess; without a ``tracking_uri`` it is started ahead of time
+    (importing MLflow meanwhile) and :meth:`configure` tells it where to write."""
+
+    def __init__(self, tracking_uri: str | None, spool_dir: str | None) -> None:
         from inspect_mlflow._sink._writer import writer_environment
 
         config = json.dumps({"tracking_uri": tracking_uri, "spool_dir": spool_dir})
@@ -124,8 +175,15 @@ class ProcessTransport:
         self._sender.start()
         self._reader.start()
 
+    def configure(self, tracking_uri: str, spool_dir: str | None) -> None:
+        """Where a writer started without a tracking URI writes (before any other record)."""
+        self._outbox.put(Configure(tracking_uri, spool_dir))
+
     def submit(self, op: Op) -> None:
         self._outbox.put(op)
+
+    def call(self, method: str, kwargs: dict[str, Any]) -> Future[Any]:
+        return self._outbox.call(method, kwargs)
 
     def alive(self) -> bool:
         return not self._dead and self._process.poll() is None
@@ -136,7 +194,11 @@ class ProcessTransport:
         return self._outbox.flush(timeout) and not self._dead
 
     def close(self, timeout: float | None = None) -> None:
+        """Send what is queued and close the writer's input; wait up to ``timeout`` for it
+        to finish (``0``: don't wait, it exits on its own once its input is closed)."""
         self._outbox.put(None)
+        if timeout == 0:
+            return
         self._sender.join(timeout)
         try:
             self._process.wait(timeout)
@@ -173,27 +235,28 @@ class ProcessTransport:
         for raw in stdout:
             try:
                 message = json.loads(raw)
-            except ValueError:
+                if "answer" in message and message.get("ok"):
+                    message["value"] = decode_value(message["value"])
+            except Exception:
                 continue
-            for problem in message.get("problems", []):
-                report(problem)
-            if "problem" in message:
-                report(message["problem"])
-            if "ack" in message:
-                self._outbox.acknowledge(message["ack"])
-        if self._process.poll() not in (None, 0):
+            self._outbox.dispatch(message)
+        self._process.wait()
+        if self._process.returncode != 0:
             self._died()
+        else:
+            self._outbox.release_all("the MLflow writer has stopped")
 
     def _died(self) -> None:
         if self._dead:
             return
         self._dead = True
+        reason = f"the MLflow writer process exited (code {self._process.poll()})"
         report(
-            f"inspect_mlflow: the MLflow writer process exited (code {self._process.poll()}); "
+            f"inspect_mlflow: {reason}; "
             "records since the last flush may be missing from MLflow. Nothing is lost from the "
             ".eval logs: re-log them with `python -m inspect_mlflow log LOG_FILE --replace`."
         )
-        self._outbox.release_all()
+        self._outbox.release_all(reason)
 
 
 class ThreadTransport:
@@ -211,6 +274,9 @@ class ThreadTransport:
     def submit(self, op: Op) -> None:
         self._outbox.put(op)
 
+    def call(self, method: str, kwargs: dict[str, Any]) -> Future[Any]:
+        return self._outbox.call(method, kwargs)
+
     def alive(self) -> bool:
         return self._thread.is_alive()
 
@@ -222,29 +288,14 @@ class ThreadTransport:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
-        from inspect_mlflow._sink._spool import Spool
-        from inspect_mlflow._sink._writer import Writer
+        from inspect_mlflow._sink._serve import Server
 
-        try:
-            writer = Writer(self._uri, spool=Spool(self._spool_dir, self._uri))
-        except Exception as ex:
-            report(f"inspect_mlflow writer could not start: {type(ex).__name__}: {ex}")
-            writer = None
+        server = Server(self._outbox.dispatch, self._uri, self._spool_dir)
         closing = False
-        while not closing:
-            batch, closing = self._outbox.next_batch(_BATCH)
-            start = 0
-            for index, op in enumerate(batch):
-                if isinstance(op, Flush):
-                    if writer is not None:
-                        writer.apply(batch[start:index])
-                        for problem in writer.take_problems():
-                            report(problem)
-                    start = index + 1
-                    self._outbox.acknowledge(op.token)
-            if writer is not None:
-                writer.apply(batch[start:])
-                for problem in writer.take_problems():
-                    report(problem)
-        if writer is not None:
-            writer.close()
+        try:
+            while not closing:
+                batch, closing = self._outbox.next_batch(_BATCH)
+                server.handle(batch)
+            server.close()
+        finally:
+            self._outbox.release_all("the MLflow writer thread has stopped")

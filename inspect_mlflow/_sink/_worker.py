@@ -1,12 +1,16 @@
 """Writer process main: ``python -m inspect_mlflow._sink._worker CONFIG_JSON``.
 
-Reads length-prefixed pickled batches of records from stdin and applies them with a
-:class:`Writer`; answers each ``Flush`` with a JSON line on the acknowledgement channel
-(the original stdout; anything else printed goes to stderr). Exits when stdin closes.
+Reads length-prefixed pickled batches of records from stdin and hands them to a
+:class:`~inspect_mlflow._sink._serve.Server`; its messages (flush acknowledgements, problems,
+answers to calls) go back as JSON lines on the original stdout (anything else printed goes to
+stderr). ``CONFIG_JSON`` without a ``tracking_uri`` starts the writer ahead of time: it
+imports MLflow at once and takes its tracking URI from the first record (``Configure``).
+Exits when stdin closes.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -27,6 +31,14 @@ def read_frame(stream: IO[bytes]) -> Any | None:
     return pickle.loads(stream.read(size))
 
 
+def encode_value(value: Any) -> str:
+    return base64.b64encode(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)).decode("ascii")
+
+
+def decode_value(text: str) -> Any:
+    return pickle.loads(base64.b64decode(text))
+
+
 def main() -> int:
     # Ctrl-C in a terminal reaches the whole process group: the eval decides how runs end
     # (KILLED) and closes our stdin; dying here first would lose those last records.
@@ -36,49 +48,28 @@ def main() -> int:
     with contextlib.suppress(OSError):
         os.nice(10)
     config = json.loads(sys.argv[1])
-    # keep stdout for acknowledgements only: anything MLflow prints goes to stderr
-    ack = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    # keep stdout for our messages only: anything MLflow prints goes to stderr
+    channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
 
-    from inspect_mlflow._sink._ops import Flush
-    from inspect_mlflow._sink._spool import Spool
-    from inspect_mlflow._sink._writer import Writer
-
     def send(message: dict[str, Any]) -> None:
-        ack.write(json.dumps(message) + "\n")
+        if "answer" in message and message.get("ok"):
+            message = {**message, "value": encode_value(message["value"])}
+        channel.write(json.dumps(message) + "\n")
 
-    try:
-        writer = Writer(
-            config["tracking_uri"], spool=Spool(config.get("spool_dir"), config["tracking_uri"])
-        )
-    except Exception as ex:
-        send({"problem": f"inspect_mlflow writer could not start: {type(ex).__name__}: {ex}"})
-        writer = None
+    from mlflow import MlflowClient  # noqa: F401  (the slow import, before any record arrives)
+
+    from inspect_mlflow._sink._serve import Server
+
+    server = Server(send, config.get("tracking_uri"), config.get("spool_dir"))
     send({"ready": True})
-
     stdin = sys.stdin.buffer
     while True:
         batch = read_frame(stdin)
         if batch is None:
             break
-        if writer is None:
-            for op in batch:
-                if isinstance(op, Flush):
-                    send({"ack": op.token, "problems": []})
-            continue
-        start = 0
-        for index, op in enumerate(batch):
-            if isinstance(op, Flush):
-                writer.apply(batch[start:index])
-                start = index + 1
-                send({"ack": op.token, "problems": writer.take_problems()})
-        writer.apply(batch[start:])
-        for problem in writer.take_problems():
-            send({"problem": problem})
-    if writer is not None:
-        for problem in writer.take_problems():
-            send({"problem": problem})
-        writer.close()
+        server.handle(batch)
+    server.close()
     return 0
 
 

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 from inspect_mlflow._sink._ops import (
     AppendRows,
     BindRun,
+    Call,
+    Configure,
     EndRun,
     Flush,
     LogTraces,
@@ -121,7 +123,7 @@ class Writer:
     # ---- dispatch ------------------------------------------------------------------------
 
     def _apply_one(self, op: Op) -> None:
-        if isinstance(op, Flush):
+        if isinstance(op, Flush | Call | Configure):  # points in the order, handled by the server
             return
         if self.unavailable is not None:
             self._keep(op)
@@ -160,10 +162,11 @@ class Writer:
             return
         key = getattr(op, "key", None)
         state = self._runs.get(key) if isinstance(key, str) else None
-        if key is not None and state is not None and key not in self._bound_in_spool:
-            # the run exists in MLflow already: replay must write to it, not start another
-            self.spool.append(BindRun(key=key, run_id=state.run_id))
-            self._bound_in_spool.add(key)
+        # runs that exist in MLflow already: replay must write to them, not start others
+        if key is not None and state is not None:
+            self._bind_in_spool(key, state.run_id)
+        if isinstance(op, StartRun) and op.parent_key and op.parent_key in self._runs:
+            self._bind_in_spool(op.parent_key, self._runs[op.parent_key].run_id)
         if isinstance(op, EndRun) and state is not None:
             # rows buffered here before MLflow went away must reach the spool too
             for artifact_file, (columns, path) in state.tables.items():
@@ -171,6 +174,11 @@ class Writer:
                 path.unlink(missing_ok=True)
             state.tables.clear()
         self.spool.append(op)
+
+    def _bind_in_spool(self, key: str, run_id: str) -> None:
+        if self.spool is not None and key not in self._bound_in_spool:
+            self.spool.append(BindRun(key=key, run_id=run_id))
+            self._bound_in_spool.add(key)
 
     # ---- records -------------------------------------------------------------------------
 
