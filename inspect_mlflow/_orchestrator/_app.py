@@ -15,6 +15,7 @@ from typing import Any
 from inspect_mlflow._conf import conf_dir
 from inspect_mlflow._orchestrator._compose import check_command_line
 from inspect_mlflow._orchestrator._errors import EXIT_OK, EXIT_USAGE, ConfigError
+from inspect_mlflow._orchestrator._hydra_run import run_once
 from inspect_mlflow._orchestrator._state import STATE
 
 EXIT_INTERRUPTED = 130
@@ -38,7 +39,8 @@ def run_app(args: list[str]) -> int:
     saved = sys.argv
     sys.argv = ["inspect_mlflow", *args]
     try:
-        main()
+        if not run_once(args, str(conf_dir()), "config", job):
+            main()
     except SystemExit as ex:
         if STATE.exit_code is None:  # Hydra stopped before our job ran (help, or a config error)
             return EXIT_OK if ex.code in (0, None) else EXIT_USAGE

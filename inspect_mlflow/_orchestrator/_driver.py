@@ -232,7 +232,9 @@ def _single(config: RunConfig, ctx: HydraContext) -> int:
     except KeyboardInterrupt:
         if recorder is not None:
             _end_quietly(recorder, "KILLED")
-            console("inspect_mlflow: interrupted; the sweep run is marked KILLED (re-run to resume)")
+            console(
+                "inspect_mlflow: interrupted; the sweep run is marked KILLED (re-run to resume)"
+            )
         raise
     except BaseException:
         if recorder is not None:

@@ -101,15 +101,21 @@ class Recorder:
         try:
             answer: dict[str, Any] = opening.result(CALL_TIMEOUT)
         except Exception as ex:
-            self._open_error = str(ex)
             out(
                 f"inspect_mlflow: warning: the sweep run could not be written to MLflow at "
-                f"{self.uri}: {ex}. The evals' own records follow the hooks' rules (kept for "
-                "`python -m inspect_mlflow replay` when MLflow is down); comparisons are "
+                f"{self.uri}: {ex}. The evals' runs follow the hooks' rules; comparisons are "
                 "reported here but not written back."
             )
             return None
         self._opened = answer
+        if answer["run_id"] is None:
+            out(
+                f"inspect_mlflow: warning: MLflow at {self.uri} is unavailable: the sweep run and "
+                f"the evals' runs are kept in {answer['spool']} (write them later with "
+                f"`python -m inspect_mlflow replay {answer['spool']}`); comparisons are "
+                "reported here but not written back."
+            )
+            return None
         verb = "resuming" if answer["resumed"] else "created"
         out(
             f"MLflow: {verb} sweep run {answer['run_id']} in experiment {self.experiment!r} ({self.uri})"
@@ -125,7 +131,7 @@ class Recorder:
     @property
     def writing(self) -> bool:
         """Whether the sweep run is open in MLflow (so results can be written back)."""
-        return self._opened is not None and not self._ended
+        return self._opened is not None and self._opened["run_id"] is not None and not self._ended
 
     def task_runs(self, runs: Sequence[PointRun]) -> dict[str, str]:
         """The hooks' task run of each point, by eval id."""
@@ -175,7 +181,7 @@ class Recorder:
         if self._opening is not None:
             self.opened(console)
         if self._opened is None:
-            return
+            return  # not opened at all (an answer with no run id: the end goes to the spool too)
         self._ended = True
         self.sink.call(
             "end_sweep", status=status, metrics=dict(metrics or {}), tags=dict(tags or {})

@@ -66,8 +66,8 @@ class Backend:
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
         self.client = writer.client
-        self._sweep: tuple[str, str] | None = None
-        """(key, run id) of the open sweep run."""
+        self._sweep: tuple[str, str | None] | None = None
+        """(key, run id) of the open sweep run (no id: its records are in the spool)."""
 
     # ---- sweep run --------------------------------------------------------------------
 
@@ -80,17 +80,22 @@ class Backend:
         params: dict[str, str],
         config_yaml: str,
     ) -> dict[str, Any]:
-        """Create the sweep run, or find the one this sweep created before and reopen it."""
-        experiment_id = self.writer.experiment_id(experiment)
-        self._check()
-        previous = self.client.search_runs(
-            [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=1
-        )
+        """Create the sweep run, or find the one this sweep created before and reopen it.
+
+        When MLflow is unavailable the run's records go to the writer's spool with the evals'
+        (``run_id`` is then ``None``): a replay rebuilds the whole tree.
+        """
         self.writer.apply(
             [StartRun(key=key, experiment=experiment, name=name, tags=tags, reuse_finished=True)]
         )
-        self._check()
         run_id = self.writer.run_id(key)
+        if run_id is None and self.writer.unavailable is not None:
+            self._sweep = (key, None)
+            fresh = {k: param_value(v) for k, v in params.items()}
+            self.writer.apply([LogValues(key=key, params=fresh, tags=tags)])
+            spool = str(self.writer.spool.path) if self.writer.spool is not None else None
+            return {"run_id": None, "spool": spool, "changed_params": []}
+        self._check()
         assert run_id is not None
         self._sweep = (key, run_id)
         logged = self.client.get_run(run_id).data.params
@@ -103,8 +108,7 @@ class Backend:
         self.client.log_text(run_id, config_yaml, "config/resolved.yaml")
         return {
             "run_id": run_id,
-            "experiment_id": experiment_id,
-            "resumed": bool(previous),
+            "resumed": self.writer.found_existing(key),
             "changed_params": changed,
         }
 

@@ -53,6 +53,8 @@ class _RunState:
     skip: bool = False
     """The run was fully logged before (same key): ignore further records for it."""
     ended: bool = False
+    found: bool = False
+    """The run existed in MLflow before this writer started it (a resumed run)."""
     tables: dict[str, tuple[list[str], Path]] = field(default_factory=dict)
     """artifact file -> (columns, spool file of JSON rows)."""
 
@@ -107,6 +109,11 @@ class Writer:
     def run_id(self, key: str) -> str | None:
         state = self._runs.get(key)
         return state.run_id if state else None
+
+    def found_existing(self, key: str) -> bool:
+        """Whether the run of ``key`` existed before this writer started it."""
+        state = self._runs.get(key)
+        return state is not None and state.found
 
     def experiment_id(self, name: str, tags: dict[str, str] | None = None) -> str:
         return self._experiment_id(name, tags or {})
@@ -204,7 +211,7 @@ class Writer:
                 return
             if run.info.status != "RUNNING":
                 self._call(self.client.update_run, run.info.run_id, status="RUNNING")
-            self._runs[op.key] = _RunState(run.info.run_id)
+            self._runs[op.key] = _RunState(run.info.run_id, found=True)
             return
 
         tags = {**op.tags, RUN_KEY_TAG: op.key}

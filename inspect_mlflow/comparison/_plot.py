@@ -3,6 +3,9 @@
 The figure is drawn on an Agg canvas directly rather than through ``pyplot``, so the caller's
 global matplotlib backend is never changed. Each metric gets its own row and x-axis, because
 metrics live on different scales (an accuracy delta of 0.05 next to a latency delta of 3 s).
+The layout is fixed in inches (a title line above each row, tick labels below it) rather than
+computed by matplotlib's constrained layout, which measures every text and costs as much as
+the drawing itself.
 """
 
 from __future__ import annotations
@@ -13,6 +16,12 @@ from inspect_mlflow.comparison._types import ComparisonResult
 
 _COLOURS = {"regressed": "#c0392b", "improved": "#1e8449"}
 _NEUTRAL = "#34495e"
+_ROW = 1.1
+"""Height of one metric's row, in inches (axes, its title and its tick labels)."""
+_TOP = 0.55
+_BOTTOM = 0.35
+_GAP = 0.55
+"""Inches between rows: the tick labels of one row and the title of the next."""
 
 
 def plot_comparison(result: ComparisonResult, path: str | Path) -> Path:
@@ -22,14 +31,29 @@ def plot_comparison(result: ComparisonResult, path: str | Path) -> Path:
     metrics = [m for m in result.metrics if m.comparable and m.delta is not None]
     target = Path(path)
     rows = max(1, len(metrics))
-    figure = Figure(figsize=(8.0, 1.1 * rows + 1.0), layout="constrained")
+    height = _ROW * rows + 1.0
+    figure = Figure(figsize=(8.0, height))
     FigureCanvasAgg(figure)
-    axes = figure.subplots(rows, 1, squeeze=False)[:, 0]
+    axes_height = (height - _TOP - _BOTTOM - (rows - 1) * _GAP) / rows
+    axes = figure.subplots(
+        rows,
+        1,
+        squeeze=False,
+        gridspec_kw={
+            "left": 0.03,
+            "right": 0.97,
+            "top": 1 - _TOP / height,
+            "bottom": _BOTTOM / height,
+            "hspace": _GAP / axes_height,
+        },
+    )[:, 0]
     level = f"{(1 - result.significance) * 100:g}%"
     figure.suptitle(
         f"{result.candidate_model} vs {result.baseline_model} on {result.baseline_task}: "
         f"delta with {level} CI",
         fontsize=10,
+        y=1 - 0.12 / height,
+        va="top",
     )
     if not metrics:
         axes[0].text(0.5, 0.5, "no comparable metrics", ha="center", va="center")

@@ -187,3 +187,21 @@ def test_multirun_dry_run_creates_no_run(
     assert out.count("(dry run: nothing is run or written)") == 2
     assert "0  arithmetic  simulated/weak" in out
     assert os.listdir(tmp_path) == ["multirun"]  # Hydra's own sweep dir only
+
+
+def test_a_config_that_selects_multirun_is_run_as_hydra_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain command line is composed once (not twice as ``hydra.main`` does); a config
+    that sets ``hydra.mode: MULTIRUN`` itself still gets Hydra's multirun."""
+    conf = tmp_path / "conf" / "sweep"
+    conf.mkdir(parents=True)
+    (conf / "modes.yaml").write_text(
+        "# @package _global_\n"
+        "hydra:\n  mode: MULTIRUN\n  sweeper:\n    params:\n      model: simulated,simulated_weak\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert run_app(["--config-dir", str(tmp_path / "conf"), "+sweep=modes", "dry_run=true"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(dry run: nothing is run or written)") == 2
+    assert "0  arithmetic  simulated/weak" in out and "0  arithmetic  simulated/default" in out

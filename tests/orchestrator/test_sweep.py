@@ -309,3 +309,48 @@ def test_ctrl_c_marks_the_sweep_run_killed(workspace: Workspace) -> None:
     (sweep,) = by_kind(runs, "sweep")
     assert sweep.info.status == "KILLED"
     assert [run.info.run_name for run in runs if run.info.status == "RUNNING"] == []
+
+
+def test_mlflow_down_the_sweep_runs_and_a_replay_rebuilds_its_run_tree(
+    workspace: Workspace,
+) -> None:
+    """MLflow unreachable: the evals, comparisons and checks still run (exit code from the
+    check), and the spool holds the sweep run and the evals' runs, nested, for a replay."""
+    spool_dir = workspace.path / "spool"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["INSPECT_DISPLAY"] = "none"
+    result = subprocess.run(
+        [sys.executable, "-m", "inspect_mlflow", "--config-dir", str(USER_CONF), "+sweep=planted",
+         "mlflow.tracking_uri=http://127.0.0.1:9", f"mlflow.spool_dir={spool_dir}"],
+        cwd=workspace.path, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 1, output(result)  # the planted regression, checked offline
+    (spool,) = spool_dir.glob("*.jsonl")
+    assert (
+        f"MLflow at http://127.0.0.1:9 is unavailable: the sweep run and the evals' runs are "
+        f"kept in {spool}" in result.stdout
+    ), output(result)
+    assert "Checks: 3 passed, 1 failed, 0 inconclusive" in result.stdout
+    assert len(list((workspace.path / "logs").glob("planted-*/*.eval"))) == 3
+    assert "Traceback" not in result.stdout + result.stderr
+
+    replay = subprocess.run(
+        [sys.executable, "-m", "inspect_mlflow", "replay", str(spool),
+         "--tracking-uri", workspace.uri],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr
+    runs = workspace.runs()
+    (sweep,) = by_kind(runs, "sweep")
+    assert sweep.info.status == "FINISHED"
+    assert sweep.data.params["sweep"] == "planted"
+    assert sweep.data.metrics["sweep/points"] == 3.0
+    assert sweep.data.tags["inspect_mlflow.check_verdict"] == "FAIL"
+    tasks = by_kind(runs, "task")
+    assert sorted(run.data.tags["inspect.model"] for run in tasks) == [
+        "simulated/bad", "simulated/good", "simulated/same",
+    ]  # fmt: skip
+    (eval_set,) = {parent(run) for run in tasks}
+    assert eval_set is not None
+    assert parent(workspace.client().get_run(eval_set)) == sweep.info.run_id
+    assert by_kind(runs, "comparison") == []  # reported, not written back
