@@ -55,14 +55,16 @@ def main() -> int:
     def send(message: dict[str, Any]) -> None:
         if "answer" in message and message.get("ok"):
             message = {**message, "value": encode_value(message["value"])}
-        channel.write(json.dumps(message) + "\n")
+        # the eval process may be gone (a writer started ahead of time and never used):
+        # nobody is left to tell
+        with contextlib.suppress(OSError, ValueError):
+            channel.write(json.dumps(message) + "\n")
 
     from mlflow import MlflowClient  # noqa: F401  (the slow import, before any record arrives)
 
     from inspect_mlflow._sink._serve import Server
 
     server = Server(send, config.get("tracking_uri"), config.get("spool_dir"))
-    send({"ready": True})
     stdin = sys.stdin.buffer
     while True:
         batch = read_frame(stdin)

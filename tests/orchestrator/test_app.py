@@ -205,3 +205,24 @@ def test_a_config_that_selects_multirun_is_run_as_hydra_would(
     out = capsys.readouterr().out
     assert out.count("(dry run: nothing is run or written)") == 2
     assert "0  arithmetic  simulated/weak" in out and "0  arithmetic  simulated/default" in out
+
+
+def test_bad_input_from_the_command_line_prints_one_message_and_nothing_later(
+    tmp_path: Path,
+) -> None:
+    """The writer started ahead of time outlives the refused command quietly (``run``
+    returns only once it has exited too: it holds the same stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "inspect_mlflow", "model.temperature=hot",
+         f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [
+        "inspect_mlflow: error: invalid configuration: model.temperature: Input should be a "
+        "valid number, unable to parse string as a number (got 'hot'); set model.temperature "
+        "to a number (e.g. 0.5)"
+    ]
+    assert result.stderr == ""
+    assert os.listdir(tmp_path) == []
