@@ -107,7 +107,7 @@ def _start(config: Any) -> None:
     else:
         recorder = Recorder(base)
         STATE.recorder = recorder
-        recorder.open(base, name, log_dir, overrides, config_yaml(config), "multirun")
+        recorder.open(base, name, log_dir, overrides, config_yaml(to_data(config)), "multirun")
         run_id = recorder.opened(_print)  # the jobs (maybe other processes) need its id
     state = {
         "name": name,

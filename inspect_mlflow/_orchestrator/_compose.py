@@ -91,8 +91,9 @@ def to_data(cfg: Any) -> dict[str, Any]:
     return data
 
 
-def hydra_context(cfg: Any) -> HydraContext:
-    """Read the runtime facts from ``HydraConfig`` (inside a Hydra job)."""
+def hydra_context(data: Mapping[str, Any]) -> HydraContext:
+    """Read the runtime facts from ``HydraConfig`` (inside a Hydra job); ``data`` is the
+    job's configuration as :func:`to_data` returns it."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -102,18 +103,20 @@ def hydra_context(cfg: Any) -> HydraContext:
     return HydraContext(
         overrides=list(hc.overrides.task),
         choices=choices,
-        config_yaml=config_yaml(cfg),
+        config_yaml=config_yaml(data),
         multirun=multirun,
         sweep_dir=str(Path(hc.sweep.dir).resolve()) if multirun else None,
         job_num=int(hc.job.num) if multirun and hc.job.num is not None else None,
     )
 
 
-def config_yaml(cfg: Any) -> str:
-    """The resolved configuration (without ``hydra``) as YAML, for the sweep run's artifact."""
-    from omegaconf import OmegaConf
+def config_yaml(data: Mapping[str, Any]) -> str:
+    """The resolved configuration (:func:`to_data`) as YAML, for the sweep run's artifact
+    (libyaml's emitter when PyYAML has it: OmegaConf's own takes ~50 ms here)."""
+    import yaml
 
-    return OmegaConf.to_yaml(OmegaConf.create(to_data(cfg)))
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.dump(dict(data), Dumper=dumper, sort_keys=False, allow_unicode=True))
 
 
 def override_params(overrides: Sequence[str]) -> dict[str, str]:

@@ -89,8 +89,9 @@ def run_job(cfg: Any) -> int:
     """Hydra task function body; returns the exit code (never raises but ``KeyboardInterrupt``)."""
     ctx: HydraContext | None = None
     try:
-        ctx = hydra_context(cfg)
-        config = validate_config(to_data(cfg))
+        data = to_data(cfg)
+        ctx = hydra_context(data)
+        config = validate_config(data)
         if ctx.multirun:
             return _multirun_job(config, ctx)
         return _single(config, ctx)

@@ -354,3 +354,13 @@ def test_mlflow_down_the_sweep_runs_and_a_replay_rebuilds_its_run_tree(
     assert eval_set is not None
     assert parent(workspace.client().get_run(eval_set)) == sweep.info.run_id
     assert by_kind(runs, "comparison") == []  # reported, not written back
+
+    # the same sweep again, MLflow up: nothing is re-run, the comparisons are written
+    rerun = workspace.cli("--config-dir", str(USER_CONF), "+sweep=planted")
+    assert rerun.returncode == 1, output(rerun)
+    assert f"MLflow: resuming sweep run {sweep.info.run_id}" in rerun.stdout
+    runs = workspace.runs()
+    assert len(by_kind(runs, "task")) == 3 and len(by_kind(runs, "sweep")) == 1
+    comparisons = by_kind(runs, "comparison")
+    assert len(comparisons) == 2
+    assert {parent(run) for run in comparisons} == {sweep.info.run_id}
