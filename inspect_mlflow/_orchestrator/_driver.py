@@ -213,7 +213,7 @@ def _single(config: RunConfig, ctx: HydraContext) -> int:
         )
         # queued before the hooks' first record: the eval does not wait for MLflow
         parent_key = recorder.open(
-            config, plan.name, log_dir, ctx.overrides, ctx.config_yaml, "run"
+            config, plan.name, log_dir, ctx.overrides, ctx.config_yaml, "run", bool(pairs)
         )
         settings = hook_settings(config, artifacts, plan.name, parent_run_key=parent_key)
         recorder.opened(console, wait=False)

@@ -59,11 +59,13 @@ class Recorder:
         overrides: Sequence[str],
         config_yaml: str,
         mode: str,
+        comparisons: bool = True,
     ) -> str | None:
         """Ask the writer to create (or reopen) the sweep run; returns its key at once.
 
         Runs started later through the same writer nest under it by this key
-        (``Settings.parent_run_key``); :meth:`opened` waits for the answer.
+        (``Settings.parent_run_key``); :meth:`opened` waits for the answer. With
+        ``comparisons`` the writer also loads what the comparisons need, while the evals run.
         """
         from inspect_mlflow._orchestrator._compose import override_params
 
@@ -87,7 +89,8 @@ class Recorder:
             params=override_params(overrides),
             config_yaml=config_yaml,
         )
-        self.sink.call("warm")  # the comparisons' imports, while the evals run
+        if comparisons and config.compare.enabled:
+            self.sink.call("warm", plot=config.compare.plot)
         return self.key
 
     def opened(self, out: Printer, wait: bool = True) -> str | None:

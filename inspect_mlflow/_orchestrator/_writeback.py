@@ -143,21 +143,30 @@ class Backend:
     ) -> dict[str, str]:
         """MLflow run id of each task run the hooks logged, by Inspect eval id.
 
-        One query per eval set finds all its task runs; any eval id left over is looked up
-        on its own.
+        The runs this writer wrote (or found) are known already; for the others (a job in
+        another process) one query per eval set finds all its task runs, and any eval id left
+        over is looked up on its own.
         """
-        experiment_id = self.writer.experiment_id(experiment)
-        wanted = set(eval_ids)
+        from inspect_mlflow._records._task import task_key
+
         found: dict[str, str] = {}
+        for eval_id in eval_ids:
+            run_id = self.writer.run_id(task_key(eval_id))
+            if run_id is not None:
+                found[eval_id] = run_id
+        wanted = set(eval_ids) - set(found)
+        if not wanted:
+            return found
+        experiment_id = self.writer.experiment_id(experiment)
         for eval_set_id in dict.fromkeys(eval_set_ids or []):
             for run in self.client.search_runs(
                 [experiment_id],
                 filter_string=f"tags.`inspect.eval_set_id` = '{eval_set_id}'",
                 max_results=5000,
             ):
-                eval_id = run.data.tags.get("inspect.eval_id")
-                if eval_id in wanted:
-                    found[eval_id] = run.info.run_id
+                tagged = run.data.tags.get("inspect.eval_id")
+                if tagged in wanted:
+                    found[tagged] = run.info.run_id
         for eval_id in wanted - set(found):
             runs = self.client.search_runs(
                 [experiment_id],
@@ -168,18 +177,22 @@ class Backend:
                 found[eval_id] = runs[0].info.run_id
         return found
 
-    def warm(self) -> None:
+    def warm(self, plot: bool = True) -> None:
         """Import (and run once) what the comparisons and the write-back need, while the evals run."""
         import io
 
         import pandas  # noqa: F401
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
 
         import inspect_mlflow._orchestrator._comparisons  # noqa: F401
         import inspect_mlflow.comparison._compare  # noqa: F401
-        import inspect_mlflow.comparison._plot  # noqa: F401
         import inspect_mlflow.comparison._summary  # noqa: F401
+
+        if not plot:
+            return
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        import inspect_mlflow.comparison._plot  # noqa: F401
 
         figure = Figure(figsize=(2, 1), layout="constrained")  # first draws load fonts and caches
         FigureCanvasAgg(figure)
