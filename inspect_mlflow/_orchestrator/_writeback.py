@@ -264,7 +264,8 @@ class Backend:
         key = "comparison:" + _digest(
             sweep_key, outcome.baseline.point_key, outcome.candidate.point_key
         )
-        content = comparison_content_hash(outcome)
+        result_json = result.to_json()
+        content = comparison_content_hash(outcome, result_json)
         existing = self.client.search_runs(
             [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=10
         )
@@ -314,7 +315,7 @@ class Backend:
         try:
             self.writer.apply([LogValues(key=key, metrics=comparison_metrics(outcome))])
             self._check()
-            self._artifacts(run_id, outcome, plot, samples_table)
+            self._artifacts(run_id, outcome, result_json, plot, samples_table)
             self.writer.apply([EndRun(key=key, status="FINISHED")])
         except BaseException:
             self.writer.apply([EndRun(key=key, status="FAILED")])
@@ -323,7 +324,12 @@ class Backend:
         return run_id
 
     def _artifacts(
-        self, run_id: str, outcome: ComparisonOutcome, plot: bool, samples_table: bool
+        self,
+        run_id: str,
+        outcome: ComparisonOutcome,
+        result_json: str,
+        plot: bool,
+        samples_table: bool,
     ) -> None:
         """Summary, JSON, tables and plot, uploaded with one call."""
         result = outcome.result
@@ -331,7 +337,7 @@ class Backend:
         with tempfile.TemporaryDirectory(prefix="inspect_mlflow_comparison_") as name:
             folder = Path(name)
             (folder / "summary.txt").write_text(result.summary(), encoding="utf-8")
-            (folder / "result.json").write_text(result.to_json(), encoding="utf-8")
+            (folder / "result.json").write_text(result_json, encoding="utf-8")
             for table, data in comparison_tables(outcome, samples_table).items():
                 write_table(data, folder / f"{table}.json")
             if plot and any(m.comparable and m.delta is not None for m in result.metrics):
@@ -420,11 +426,11 @@ def comparison_metrics(outcome: ComparisonOutcome) -> list[tuple[str, float, int
     return [(name, value, 0, now) for name, value in values.items() if _finite(value)]
 
 
-def comparison_content_hash(outcome: ComparisonOutcome) -> str:
-    """Changes whenever anything written for the comparison would change."""
-    assert outcome.result is not None
+def comparison_content_hash(outcome: ComparisonOutcome, result_json: str) -> str:
+    """Changes whenever anything written for the comparison would change (``result_json``:
+    the result's JSON artifact)."""
     return _digest(
-        outcome.result.to_json(indent=None),
+        result_json,
         json.dumps([(g.title, g.status, g.message) for g in outcome.gates]),
         outcome.baseline.run_id,
         outcome.candidate.run_id,
