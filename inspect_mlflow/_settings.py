@@ -65,7 +65,8 @@ class Settings(BaseModel):
     parent_run_key: str | None = None
     """Key of a run opened through this process's writer just before the eval (the
     orchestrator's sweep run, which may not exist in MLflow yet when the eval starts); the
-    writer resolves it. Takes precedence over ``parent_run_id``; not settable from the env."""
+    writer resolves it. Takes precedence over ``parent_run_id`` when the writer knows the key;
+    not settable from the environment."""
 
     run_name_template: str = "{task}/{model}"
     """Name of task runs; fields: ``task``, ``model``, ``eval_id``."""

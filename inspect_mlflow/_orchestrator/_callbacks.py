@@ -112,6 +112,7 @@ def _start(config: Any) -> None:
     state = {
         "name": name,
         "run_id": run_id,
+        "run_key": recorder.key if recorder is not None else None,
         "log_dir": str(log_dir),
         "swept_keys": keys,
         "state_dir": str(state_dir),

@@ -78,6 +78,9 @@ class SweepState:
     log_dir: str
     swept_keys: list[str]
     state_dir: str
+    run_key: str | None = None
+    """The sweep run's key: jobs that share the callback's writer (basic launcher) nest under
+    it by key, which also holds when MLflow was down and the sweep run is only in the spool."""
 
     @classmethod
     def read(cls, path: Path) -> SweepState:
@@ -302,7 +305,9 @@ def _multirun_job(config: RunConfig, ctx: HydraContext) -> int:
     artifacts = artifact_setting(
         ctx.choices.get("artifacts"), config.artifacts, log_dir / STATE_DIR
     )
-    settings = hook_settings(config, artifacts, state.name, parent_run_id=state.run_id)
+    settings = hook_settings(
+        config, artifacts, state.name, parent_run_id=state.run_id, parent_run_key=state.run_key
+    )
     configure(settings)  # before Inspect counts the enabled hooks (when it builds a model)
     try:
         resolved = resolve_points(plan.points, config.eval.limit, construct_models=True)

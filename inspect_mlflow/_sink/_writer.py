@@ -215,7 +215,8 @@ class Writer:
             return
 
         tags = {**op.tags, RUN_KEY_TAG: op.key}
-        parent_id = self.run_id(op.parent_key) if op.parent_key else op.parent_run_id
+        # a key this writer does not know (another process's run): the id, if given
+        parent_id = (self.run_id(op.parent_key) if op.parent_key else None) or op.parent_run_id
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
         run = self._call(

@@ -95,3 +95,46 @@ def test_a_bad_job_config_stops_the_multirun_before_any_job(workspace: Workspace
     assert "model.temperature: Input should be a valid number" in result.stdout
     assert workspace.runs() == []
     assert not (workspace.path / "logs").exists()
+
+
+def test_mlflow_down_jobs_are_spooled_under_the_sweep_run(workspace: Workspace) -> None:
+    """Basic launcher, MLflow unreachable: the jobs share the callback's writer, so their runs
+    are spooled nested under the sweep run (by its key) and a replay rebuilds the tree."""
+    import os
+    import subprocess
+    import sys
+
+    spool_dir = workspace.path / "spool"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["INSPECT_DISPLAY"] = "none"
+    result = subprocess.run(
+        [sys.executable, "-m", "inspect_mlflow", "-m", "model=simulated_strong,simulated_weak",
+         "task.args.samples=4", "mlflow.tracking_uri=http://127.0.0.1:9",
+         f"mlflow.spool_dir={spool_dir}"],
+        cwd=workspace.path, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, output(result)
+    (spool,) = spool_dir.glob("*.jsonl")
+    assert f"kept in {spool}" in result.stdout, output(result)
+    replay = subprocess.run(
+        [sys.executable, "-m", "inspect_mlflow", "replay", str(spool),
+         "--tracking-uri", workspace.uri],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr
+    runs = workspace.runs()
+    (sweep,) = by_kind(runs, "sweep")
+    assert sweep.info.status == "FINISHED"
+    assert sweep.data.tags["inspect_mlflow.mode"] == "multirun"
+    eval_sets = [
+        r
+        for r in runs
+        if "inspect.eval_set_id" in r.data.tags and "inspect.eval_id" not in r.data.tags
+    ]
+    assert len(eval_sets) == 2
+    assert {parent(r) for r in eval_sets} == {sweep.info.run_id}
+    tasks = by_kind(runs, "task")
+    assert sorted(r.data.tags["inspect.model"] for r in tasks) == [
+        "simulated/strong", "simulated/weak",
+    ]  # fmt: skip
+    assert {parent(r) for r in tasks} == {r.info.run_id for r in eval_sets}
