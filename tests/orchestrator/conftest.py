@@ -15,6 +15,9 @@ import pytest
 USER_CONF = Path(__file__).parent / "conf"
 """A user config dir (``--config-dir``): a model option and the ``planted`` sweep."""
 
+UNREACHABLE = "http://127.0.0.1:9"
+"""A tracking URI nothing listens on."""
+
 
 @dataclass
 class Workspace:
@@ -47,6 +50,27 @@ class Workspace:
             text=True,
             timeout=timeout,
         )
+
+    def offline(self, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+        """``python -m inspect_mlflow ARGS`` with MLflow unreachable; returns its spool dir."""
+        spool_dir = self.path / "spool"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        env["INSPECT_DISPLAY"] = "none"
+        result = subprocess.run(
+            [sys.executable, "-m", "inspect_mlflow", *args, f"mlflow.spool_dir={spool_dir}",
+             f"mlflow.tracking_uri={UNREACHABLE}"],
+            cwd=self.path, env=env, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+        return result, spool_dir
+
+    def replay(self, spool: Path) -> subprocess.CompletedProcess[str]:
+        """``python -m inspect_mlflow replay SPOOL`` into this workspace's store."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        return subprocess.run(
+            [sys.executable, "-m", "inspect_mlflow", "replay", str(spool),
+             "--tracking-uri", self.uri],
+            env=env, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
 
     def client(self) -> Any:
         from mlflow import MlflowClient
@@ -82,6 +106,15 @@ def kind(run: Any) -> str:
 
 def by_kind(runs: list[Any], name: str) -> list[Any]:
     return [run for run in runs if kind(run) == name]
+
+
+def eval_set_runs(runs: list[Any]) -> list[Any]:
+    """The hooks' eval-set parent runs."""
+    return [
+        run
+        for run in runs
+        if "inspect.eval_set_id" in run.data.tags and "inspect.eval_id" not in run.data.tags
+    ]
 
 
 def parent(run: Any) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Workspace, by_kind, output, parent
+from .conftest import Workspace, by_kind, eval_set_runs, output, parent
 
 
 def check_tree(ws: Workspace, jobs: int) -> tuple[Any, list[Any], list[Any]]:
@@ -16,11 +16,7 @@ def check_tree(ws: Workspace, jobs: int) -> tuple[Any, list[Any], list[Any]]:
     (sweep,) = by_kind(runs, "sweep")
     assert sweep.info.status == "FINISHED"
     assert sweep.data.tags["inspect_mlflow.mode"] == "multirun"
-    eval_sets = [
-        r
-        for r in runs
-        if "inspect.eval_set_id" in r.data.tags and "inspect.eval_id" not in r.data.tags
-    ]
+    eval_sets = eval_set_runs(runs)
     assert len(eval_sets) == jobs
     assert {parent(r) for r in eval_sets} == {sweep.info.run_id}
     tasks = by_kind(runs, "task")
@@ -100,37 +96,19 @@ def test_a_bad_job_config_stops_the_multirun_before_any_job(workspace: Workspace
 def test_mlflow_down_jobs_are_spooled_under_the_sweep_run(workspace: Workspace) -> None:
     """Basic launcher, MLflow unreachable: the jobs share the callback's writer, so their runs
     are spooled nested under the sweep run (by its key) and a replay rebuilds the tree."""
-    import os
-    import subprocess
-    import sys
-
-    spool_dir = workspace.path / "spool"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["INSPECT_DISPLAY"] = "none"
-    result = subprocess.run(
-        [sys.executable, "-m", "inspect_mlflow", "-m", "model=simulated_strong,simulated_weak",
-         "task.args.samples=4", "mlflow.tracking_uri=http://127.0.0.1:9",
-         f"mlflow.spool_dir={spool_dir}"],
-        cwd=workspace.path, env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    result, spool_dir = workspace.offline(
+        "-m", "model=simulated_strong,simulated_weak", "task.args.samples=4"
+    )
     assert result.returncode == 0, output(result)
     (spool,) = spool_dir.glob("*.jsonl")
     assert f"kept in {spool}" in result.stdout, output(result)
-    replay = subprocess.run(
-        [sys.executable, "-m", "inspect_mlflow", "replay", str(spool),
-         "--tracking-uri", workspace.uri],
-        env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    replay = workspace.replay(spool)
     assert replay.returncode == 0, replay.stderr
     runs = workspace.runs()
     (sweep,) = by_kind(runs, "sweep")
     assert sweep.info.status == "FINISHED"
     assert sweep.data.tags["inspect_mlflow.mode"] == "multirun"
-    eval_sets = [
-        r
-        for r in runs
-        if "inspect.eval_set_id" in r.data.tags and "inspect.eval_id" not in r.data.tags
-    ]
+    eval_sets = eval_set_runs(runs)
     assert len(eval_sets) == 2
     assert {parent(r) for r in eval_sets} == {sweep.info.run_id}
     tasks = by_kind(runs, "task")

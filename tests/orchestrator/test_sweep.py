@@ -22,7 +22,16 @@ import yaml
 
 from inspect_mlflow._orchestrator import _check_cli
 
-from .conftest import USER_CONF, Workspace, by_kind, make_workspace, output, parent
+from .conftest import (
+    UNREACHABLE,
+    USER_CONF,
+    Workspace,
+    by_kind,
+    eval_set_runs,
+    make_workspace,
+    output,
+    parent,
+)
 
 SPEC = """
 significance: 0.05
@@ -74,11 +83,7 @@ def test_one_sweep_run_is_the_ancestor_of_every_run(planted: tuple[Workspace, An
         "model": "simulated/good"
     }
 
-    eval_sets = [
-        run
-        for run in runs
-        if "inspect.eval_set_id" in run.data.tags and "inspect.eval_id" not in run.data.tags
-    ]
+    eval_sets = eval_set_runs(runs)
     assert [parent(run) for run in eval_sets] == [sweep.info.run_id]
     tasks = task_runs(ws)
     assert sorted(tasks) == ["simulated/bad", "simulated/good", "simulated/same"]
@@ -316,29 +321,18 @@ def test_mlflow_down_the_sweep_runs_and_a_replay_rebuilds_its_run_tree(
 ) -> None:
     """MLflow unreachable: the evals, comparisons and checks still run (exit code from the
     check), and the spool holds the sweep run and the evals' runs, nested, for a replay."""
-    spool_dir = workspace.path / "spool"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["INSPECT_DISPLAY"] = "none"
-    result = subprocess.run(
-        [sys.executable, "-m", "inspect_mlflow", "--config-dir", str(USER_CONF), "+sweep=planted",
-         "mlflow.tracking_uri=http://127.0.0.1:9", f"mlflow.spool_dir={spool_dir}"],
-        cwd=workspace.path, env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    result, spool_dir = workspace.offline("--config-dir", str(USER_CONF), "+sweep=planted")
     assert result.returncode == 1, output(result)  # the planted regression, checked offline
     (spool,) = spool_dir.glob("*.jsonl")
     assert (
-        f"MLflow at http://127.0.0.1:9 is unavailable: the sweep run and the evals' runs are "
+        f"MLflow at {UNREACHABLE} is unavailable: the sweep run and the evals' runs are "
         f"kept in {spool}" in result.stdout
     ), output(result)
     assert "Checks: 3 passed, 1 failed, 0 inconclusive" in result.stdout
     assert len(list((workspace.path / "logs").glob("planted-*/*.eval"))) == 3
     assert "Traceback" not in result.stdout + result.stderr
 
-    replay = subprocess.run(
-        [sys.executable, "-m", "inspect_mlflow", "replay", str(spool),
-         "--tracking-uri", workspace.uri],
-        env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    replay = workspace.replay(spool)
     assert replay.returncode == 0, replay.stderr
     runs = workspace.runs()
     (sweep,) = by_kind(runs, "sweep")
