@@ -193,7 +193,7 @@ def _single(config: RunConfig, ctx: HydraContext) -> int:
     plan = expand(config, aliases=aliases(ctx))
     pairs = plan_comparisons(plan.points, config.compare)
     log_dir = resolve_log_dir(config.eval, plan.name, plan.identity)
-    artifact_setting(ctx.choices.get("artifacts"), config.artifacts, None)
+    artifacts = artifact_setting(ctx.choices.get("artifacts"), config.artifacts, None)
     timings.mark("plan")
     if config.dry_run:
         resolved = validate_plan(config, plan, construct_models=False)
@@ -203,7 +203,6 @@ def _single(config: RunConfig, ctx: HydraContext) -> int:
     recorder: Recorder | None = None
     runs = []
     try:
-        artifacts = artifact_setting(ctx.choices.get("artifacts"), config.artifacts, None)
         # Inspect counts the enabled hooks once, when it first builds a model (just below)
         configure(hook_settings(config, artifacts, plan.name))
         resolved = validate_plan(config, plan, construct_models=True)

@@ -167,12 +167,8 @@ def hook_settings(
     sweep_name: str,
     parent_run_id: str | None = None,
     parent_run_key: str | None = None,
-    tags: Mapping[str, str] | None = None,
 ) -> Settings:
-    """The hooks' settings for this sweep (same model as the env vars).
-
-    ``tags``: the git tags, when the caller has them already (else they are read here).
-    """
+    """The hooks' settings for this sweep (same model as the env vars)."""
     mlflow = config.mlflow
     return Settings.validated(
         {
@@ -188,11 +184,7 @@ def hook_settings(
             "parent_run_id": parent_run_id,
             "parent_run_key": parent_run_key,
             "run_name_template": mlflow.run_name_template,
-            "extra_tags": {
-                **(git_tags() if tags is None else tags),
-                **mlflow.tags,
-                "inspect_mlflow.sweep": sweep_name,
-            },
+            "extra_tags": {**git_tags(), **mlflow.tags, "inspect_mlflow.sweep": sweep_name},
             "writer": mlflow.writer,
             "spool_dir": mlflow.spool_dir,
         },

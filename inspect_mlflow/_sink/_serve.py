@@ -11,9 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspect_mlflow._sink._ops import Call, Configure, Flush, Op
+
+if TYPE_CHECKING:
+    from inspect_mlflow._sink._calls import Calls
+    from inspect_mlflow._sink._writer import Writer
 
 Send = Callable[[dict[str, Any]], None]
 """Sends one message back: ``{"ack": token, "problems": [...]}``, ``{"problem": text}``,
@@ -22,12 +26,10 @@ Send = Callable[[dict[str, Any]], None]
 
 class Server:
     def __init__(self, send: Send, tracking_uri: str | None, spool_dir: str | None) -> None:
-        from inspect_mlflow._sink._writer import Writer
-
         self._send = send
         self.writer: Writer | None = None
         self._configured = False
-        self._calls: Any = None
+        self._calls: Calls | None = None
         if tracking_uri is not None:
             self._configure(Configure(tracking_uri, spool_dir))
 
@@ -95,11 +97,11 @@ class Server:
             self._send({"problem": problem})
 
 
-def _open_store(writer: Any) -> None:
+def _open_store(writer: Writer) -> None:
     """Open an existing SQLite store now (MLflow checks its schema on first use), while the
     eval is still starting; never create a store nobody has written to yet."""
     prefix = "sqlite:///"
-    uri: str = writer.tracking_uri
+    uri = writer.tracking_uri
     if not uri.startswith(prefix) or not Path(uri[len(prefix) :]).is_file():
         return
     with contextlib.suppress(Exception):  # reported by the first record that needs the store
